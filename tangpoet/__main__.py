@@ -1,0 +1,3 @@
+from tangpoet.cli import main
+
+main()

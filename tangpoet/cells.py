@@ -1,0 +1,41 @@
+"""Recurrent cells: the cell contract and the built-ins ``rnn``, ``lstm``, ``gru``.
+
+A cell is an object with ``name`` and ``layer(units, **options) -> keras.layers.RNN``: a sequence layer that accepts
+``initial_state=`` and ``return_state=True``. The step decoder steps its ``.cell`` one character at a time, so the
+same weights serve whole-sequence training/prefill and single steps. The built-ins use Keras' own
+``SimpleRNN`` / ``LSTM`` / ``GRU`` layers, which run the fused (cuDNN) kernels on GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tangpoet.backend import ensure_backend
+from tangpoet.registry import Registry
+
+ensure_backend()
+import keras  # noqa: E402
+
+
+@dataclass(frozen=True)
+class KerasCell:
+    """A built-in cell backed by one of Keras' recurrent layers."""
+
+    name: str
+    layer_class: type
+    distribution: str = "tangpoet"
+
+    def layer(self, units: int, **options: Any) -> keras.layers.RNN:
+        return self.layer_class(units, **options)
+
+
+CELLS: Registry = Registry("cell")
+CELLS.add("rnn", lambda: KerasCell("rnn", keras.layers.SimpleRNN))
+CELLS.add("lstm", lambda: KerasCell("lstm", keras.layers.LSTM))
+CELLS.add("gru", lambda: KerasCell("gru", keras.layers.GRU))
+
+
+def get_cell(name: str):
+    """The cell called ``name``; :class:`~tangpoet.errors.UnknownNameError` with a suggestion if none is."""
+    return CELLS.get(name)

@@ -1,0 +1,407 @@
+"""Reading and cleaning a corpus of poems.
+
+A corpus is one or more of:
+
+* a text file of ``title:content`` lines (UTF-8; a BOM and CRLF line endings are tolerated; the
+  separator is the first ``:`` or full-width ``：``; a line without one is all content, title ``""``;
+  blank lines are skipped);
+* a chinese-poetry JSON file (``poet.tang.0.json`` style: a list of objects with ``title`` and
+  ``paragraphs``; the content is the paragraphs joined);
+* a folder: every ``poet.*.json`` in it (sorted by name), or, if there are none, every ``*.txt``.
+
+Cleaning removes all whitespace from the content, turns ASCII ``,.?!;:`` into their full-width
+forms, and drops a poem that is empty, that has any character other than a CJK ideograph or one of
+the poem marks ``，。？！；、：`` (placeholders such as ``□``, brackets, digits, ...), or whose length
+is outside ``[min_len, max_len]``. :func:`read_corpus` returns the kept poems, in file order, and a
+:class:`CorpusReport` that counts what was dropped and why.
+
+Every problem with the input is raised as :class:`~tangpoet.errors.CorpusError` with a one-line
+message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tangpoet.errors import CorpusError
+
+__all__ = [
+    "Poem",
+    "CorpusReport",
+    "read_corpus",
+    "clean_content",
+    "clean",
+    "is_allowed_char",
+    "REASONS",
+    "EMPTY",
+    "BAD_CHARACTERS",
+    "TOO_SHORT",
+    "TOO_LONG",
+    "DUPLICATE",
+    "UNDECODABLE_LINE",
+    "PUNCTUATION",
+    "DEFAULT_MIN_LEN",
+    "DEFAULT_MAX_LEN",
+]
+
+# Reasons a poem is dropped; the keys of CorpusReport.dropped, in the order reports list them.
+EMPTY = "empty"
+BAD_CHARACTERS = "bad characters"
+TOO_SHORT = "too short"
+TOO_LONG = "too long"
+DUPLICATE = "duplicate"
+UNDECODABLE_LINE = "undecodable line"
+REASONS = (EMPTY, BAD_CHARACTERS, TOO_SHORT, TOO_LONG, DUPLICATE, UNDECODABLE_LINE)
+
+DEFAULT_MIN_LEN = 5
+DEFAULT_MAX_LEN = 200
+
+# The punctuation a kept poem may contain, and the ASCII marks normalised to it.
+PUNCTUATION = "，。？！；、："
+_ASCII_TO_FULL_WIDTH = str.maketrans({",": "，", ".": "。", "?": "？", "!": "！", ";": "；", ":": "："})
+
+# CJK Unified Ideographs, Extension A, Compatibility Ideographs.
+_IDEOGRAPH_RANGES = "\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff"
+_BAD_CHAR = re.compile(f"[^{_IDEOGRAPH_RANGES}{PUNCTUATION}]")
+_ALLOWED_CHAR = re.compile(f"[{_IDEOGRAPH_RANGES}{PUNCTUATION}]")
+
+_SKIP_HINT = "use --skip-bad-lines to skip such lines"
+
+
+def is_allowed_char(char: str) -> bool:
+    """Whether ``char`` may appear in a cleaned poem: a CJK ideograph or one of :data:`PUNCTUATION`."""
+    return len(char) == 1 and _ALLOWED_CHAR.fullmatch(char) is not None
+
+
+@dataclass(frozen=True)
+class Poem:
+    title: str
+    content: str
+
+
+@dataclass
+class CorpusReport:
+    """What :func:`read_corpus` read, kept and dropped."""
+
+    files: list[str] = field(default_factory=list)
+    read: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    characters: int = 0
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict; :meth:`from_dict` turns it back into an equal report."""
+        return {
+            "files": list(self.files),
+            "read": self.read,
+            "kept": self.kept,
+            "dropped": dict(self.dropped),
+            "characters": self.characters,
+        }
+
+    @classmethod
+    def from_dict(cls, d) -> CorpusReport:
+        """The report :meth:`to_dict` gave; :class:`CorpusError` if ``d`` is not one."""
+        if not isinstance(d, dict):
+            raise CorpusError(f"not a corpus report: expected a dict, got {type(d).__name__}")
+        missing = [key for key in ("files", "read", "kept", "dropped", "characters") if key not in d]
+        if missing:
+            raise CorpusError(f"not a corpus report: missing {', '.join(missing)}")
+        files, dropped = d["files"], d["dropped"]
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise CorpusError("not a corpus report: 'files' must be a list of strings")
+        for key in ("read", "kept", "characters"):
+            if not _is_count(d[key]):
+                raise CorpusError(f"not a corpus report: {key!r} must be a non-negative integer")
+        if not isinstance(dropped, dict) or not all(
+            isinstance(k, str) and _is_count(v) for k, v in dropped.items()
+        ):
+            raise CorpusError("not a corpus report: 'dropped' must map reasons to non-negative integers")
+        return cls(
+            files=list(files),
+            read=d["read"],
+            kept=d["kept"],
+            dropped=dict(dropped),
+            characters=d["characters"],
+        )
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    def format(self) -> str:
+        """A short human-readable summary, one fact per line."""
+        n_files = len(self.files)
+        lines = [
+            f"read {self.read} {_plural(self.read, 'poem')} from {n_files} {_plural(n_files, 'file')}",
+            f"kept {self.kept} ({self.characters:,} {_plural(self.characters, 'character')})",
+            f"dropped: {_format_dropped(self.dropped)}",
+        ]
+        return "\n".join(lines)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _format_dropped(dropped: dict[str, int]) -> str:
+    parts = [f"{count} {reason}" for reason, count in dropped.items() if count]
+    return ", ".join(parts) if parts else "none"
+
+
+# --------------------------------------------------------------------------------------- cleaning
+
+
+def _normalise(text: str) -> str:
+    return "".join(text.split()).translate(_ASCII_TO_FULL_WIDTH)
+
+
+def _check(text: str, min_len: int, max_len: int) -> tuple[str | None, str | None]:
+    """(cleaned content, None) or (None, reason)."""
+    content = _normalise(text)
+    if not content:
+        return None, EMPTY
+    if _BAD_CHAR.search(content):
+        return None, BAD_CHARACTERS
+    if len(content) < min_len:
+        return None, TOO_SHORT
+    if len(content) > max_len:
+        return None, TOO_LONG
+    return content, None
+
+
+def clean_content(text: str) -> str | None:
+    """``text`` without whitespace and with ASCII marks made full-width; ``None`` if that is empty or
+    has a character that is not a CJK ideograph or poem punctuation. No length limits apply."""
+    content = _normalise(text)
+    if not content or _BAD_CHAR.search(content):
+        return None
+    return content
+
+
+def clean(
+    poem: Poem, *, min_len: int = DEFAULT_MIN_LEN, max_len: int = DEFAULT_MAX_LEN
+) -> tuple[Poem | None, str | None]:
+    """``(cleaned poem, None)``, or ``(None, reason)`` with a reason from :data:`REASONS`."""
+    _validate_lengths(min_len, max_len)
+    content, reason = _check(poem.content, min_len, max_len)
+    if content is None:
+        return None, reason
+    return Poem(poem.title.strip(), content), None
+
+
+def _validate_lengths(min_len, max_len) -> None:
+    for name, value in (("min_len", min_len), ("max_len", max_len)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CorpusError(f"{name} must be an integer, got {value!r}")
+    if min_len < 1:
+        raise CorpusError(f"min_len must be at least 1, got {min_len}")
+    if max_len < min_len:
+        raise CorpusError(f"max_len ({max_len}) must be at least min_len ({min_len})")
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+class _Tally:
+    def __init__(self):
+        self.read = 0
+        self.dropped = dict.fromkeys(REASONS, 0)
+
+
+def _split_title(line: str) -> tuple[str, str]:
+    i = line.find(":")
+    j = line.find("：")
+    if i < 0 or (0 <= j < i):
+        i = j
+    if i < 0:
+        return "", line
+    return line[:i], line[i + 1 :]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"corpus file not found: {path}") from None
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
+
+
+def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str]:
+    """The non-blank lines of a text file, decoded, without line endings or a leading BOM."""
+    data = _read_bytes(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if not skip_bad_lines:
+            line_no = data.count(b"\n", 0, e.start) + 1
+            raise CorpusError(f"{path}:{line_no}: not valid UTF-8 ({_SKIP_HINT})") from None
+        lines = []
+        for raw in data.split(b"\n"):
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                tally.read += 1
+                tally.dropped[UNDECODABLE_LINE] += 1
+    else:
+        lines = text.split("\n")
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    for line in lines:
+        if line and not line.isspace():
+            yield line[:-1] if line.endswith("\r") else line
+
+
+def _text_poems(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[tuple[str, str]]:
+    for line in _text_lines(path, skip_bad_lines, tally):
+        yield _split_title(line)
+
+
+def _json_poems(path: Path) -> Iterator[tuple[str, str]]:
+    data = _read_bytes(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line_no = data.count(b"\n", 0, e.start) + 1
+        raise CorpusError(f"{path}:{line_no}: not valid UTF-8") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"{path}: not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except (ValueError, RecursionError) as e:  # e.g. nesting too deep
+        raise CorpusError(f"{path}: not valid JSON: {type(e).__name__}") from None
+    shape = 'a JSON list of poems (objects with "title" and "paragraphs")'
+    if not isinstance(value, list):
+        raise CorpusError(f"{path}: expected {shape}, got {_json_type(value)}")
+    for number, entry in enumerate(value, 1):
+        if not isinstance(entry, dict):
+            raise CorpusError(f"{path}: poem {number} is {_json_type(entry)}, expected an object; {shape}")
+        paragraphs = entry.get("paragraphs")
+        if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
+            raise CorpusError(f'{path}: poem {number} has no "paragraphs" list of strings; expected {shape}')
+        title = entry.get("title", "")
+        if title is None:
+            title = ""
+        if not isinstance(title, str):
+            raise CorpusError(f'{path}: poem {number} has a "title" that is not a string')
+        yield title, "".join(paragraphs)
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _is_json(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+def _expand(path: Path) -> list[Path]:
+    """The files to read for one argument."""
+    if path.is_dir():
+        try:
+            children = sorted((p for p in path.iterdir() if p.is_file()), key=lambda p: p.name)
+        except OSError as e:
+            raise CorpusError(f"cannot list corpus folder {path}: {e.strerror or e}") from None
+        found = [p for p in children if p.name.startswith("poet.") and _is_json(p)]
+        if not found:
+            found = [p for p in children if p.suffix.lower() == ".txt"]
+        if not found:
+            raise CorpusError(f"{path}: folder has no poet.*.json or *.txt files to read")
+        return found
+    if not path.exists():
+        raise CorpusError(f"corpus file not found: {path}")
+    return [path]
+
+
+def _as_paths(paths) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    if isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Sequence):
+        raise CorpusError(f"corpus paths must be a path or a list of paths, got {type(paths).__name__}")
+    result = []
+    for p in paths:
+        if not isinstance(p, (str, os.PathLike)):
+            raise CorpusError(f"corpus paths must be paths, got {type(p).__name__}")
+        result.append(Path(p))
+    if not result:
+        raise CorpusError("no corpus files given")
+    return result
+
+
+def _describe_files(files: list[str]) -> str:
+    if len(files) <= 3:
+        return ", ".join(files)
+    return f"{', '.join(files[:2])} and {len(files) - 2} more files"
+
+
+def read_corpus(
+    paths,
+    *,
+    min_len: int = DEFAULT_MIN_LEN,
+    max_len: int = DEFAULT_MAX_LEN,
+    skip_bad_lines: bool = False,
+    dedupe: bool = False,
+) -> tuple[list[Poem], CorpusReport]:
+    """Read, clean and count the poems in ``paths`` (a path, or a sequence of paths).
+
+    Returns the kept poems in file order and a :class:`CorpusReport`. With ``skip_bad_lines`` a
+    text line that is not valid UTF-8 is counted as read and dropped (``"undecodable line"``)
+    instead of raising. With ``dedupe`` a poem whose cleaned content equals an earlier kept poem's
+    is dropped (``"duplicate"``). Raises :class:`CorpusError` for a missing or unreadable file, a
+    malformed file, or when no poem is left.
+    """
+    _validate_lengths(min_len, max_len)
+    files = [f for p in _as_paths(paths) for f in _expand(p)]
+    tally = _Tally()
+    dropped = tally.dropped
+    poems: list[Poem] = []
+    seen: set[str] = set()
+    characters = 0
+    for path in files:
+        source = _json_poems(path) if _is_json(path) else _text_poems(path, skip_bad_lines, tally)
+        for title, raw in source:
+            tally.read += 1
+            content, reason = _check(raw, min_len, max_len)
+            if content is None:
+                dropped[reason] += 1
+                continue
+            if dedupe:
+                if content in seen:
+                    dropped[DUPLICATE] += 1
+                    continue
+                seen.add(content)
+            poems.append(Poem(title.strip(), content))
+            characters += len(content)
+    report = CorpusReport(
+        files=[str(f) for f in files],
+        read=tally.read,
+        kept=len(poems),
+        dropped={reason: n for reason, n in dropped.items() if n},
+        characters=characters,
+    )
+    if not poems:
+        raise CorpusError(
+            f"no poems left in {_describe_files(report.files)} after cleaning "
+            f"(read {report.read}; dropped: {_format_dropped(report.dropped)})"
+        )
+    return poems, report

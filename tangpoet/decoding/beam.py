@@ -1,0 +1,98 @@
+"""Beam search: the ``beam_width`` best partial poems stepped together as one batch.
+
+At each step every live beam is extended by every allowed token; the ``2 × width`` best extensions are kept in
+order: one that ends the poem (``<eos>``) becomes a finished candidate if it ranks within the first ``width``, the
+others fill the next live beams (up to ``width``). The search stops once ``width`` poems have finished (or at the
+max length, where live beams are cut). Finished poems are ranked by ``log_prob / generated ** length_penalty``.
+Live beams are padded to ``width`` rows (a padding row scores ``-inf``), so the batch shape never changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tangpoet.decoding.base import Candidate, Decoder, check_positive, length_normalised
+from tangpoet.errors import DecoderOptionError
+from tangpoet.vocab import BOS_ID, EOS_ID
+
+
+class BeamDecoder(Decoder):
+    """Beam search returning the ``num`` best of ``beam_width`` beams (``beam_width=1`` is greedy)."""
+
+    name = "beam"
+    options = ("beam_width", "length_penalty")
+
+    def __init__(self, beam_width: int = 5, length_penalty: float = 1.0, **options):
+        super().__init__(**options)
+        self.beam_width = int(check_positive("beam width", 5 if beam_width is None else beam_width, integer=True))
+        length_penalty = 1.0 if length_penalty is None else length_penalty
+        try:
+            self.length_penalty = float(length_penalty)
+        except (TypeError, ValueError):
+            raise DecoderOptionError(f"length penalty must be a number, got {length_penalty!r}") from None
+        if not np.isfinite(self.length_penalty):
+            raise DecoderOptionError(f"length penalty must be finite, got {length_penalty!r}")
+
+    def _candidate(self, vocab, tokens, log_prob, generated, finished) -> Candidate:
+        tokens = tuple(int(t) for t in tokens)
+        return Candidate(
+            text=vocab.decode(tokens),
+            tokens=tokens,
+            score=length_normalised(log_prob, generated, self.length_penalty),
+            log_prob=float(log_prob),
+            finished=finished,
+        )
+
+    def decode(self, stepper, prompt, chain, max_len, rng, num=1):
+        width = self.beam_width
+        if num > width:
+            raise DecoderOptionError(f"beam search returns at most beam-width poems: asked for {num}, width {width}")
+        vocab = stepper.vocab
+        prompt = np.asarray(prompt, dtype=np.int64).reshape(-1)
+        history = np.tile(prompt, (width, 1))
+        scores = np.full(width, -np.inf)
+        scores[0] = 0.0  # one real beam to start with; the padding rows never win
+        log_probs, state = stepper.prime(np.concatenate([[BOS_ID], prompt]), width)
+        finished: list[Candidate] = []
+        generated = 0
+        while True:
+            live = np.isfinite(scores)
+            processed = np.full_like(log_probs, -np.inf)
+            processed[live] = chain(history[live], log_probs[live])
+            if history.shape[1] >= max_len:  # <eos> does not count towards the max length; nothing else may follow
+                processed[:, np.arange(processed.shape[1]) != EOS_ID] = -np.inf
+            total = (scores[:, None] + processed).ravel()
+            order = np.argsort(-total, kind="stable")[: 2 * width]
+            order = order[np.isfinite(total[order])]
+            generated += 1
+            beams, tokens, new_scores = [], [], []
+            for rank, index in enumerate(order):
+                beam, token = divmod(int(index), log_probs.shape[1])
+                if token == EOS_ID:
+                    if rank < width:
+                        finished.append(self._candidate(vocab, history[beam], total[index], generated, True))
+                    continue
+                beams.append(beam)
+                tokens.append(token)
+                new_scores.append(total[index])
+                if len(beams) == width:
+                    break
+            if len(finished) >= width or not beams:
+                break
+            pad = width - len(beams)
+            beams += [beams[0]] * pad
+            tokens += [tokens[0]] * pad
+            scores = np.array(new_scores + [-np.inf] * pad)
+            history = np.concatenate([history[beams], np.asarray(tokens)[:, None]], axis=1)
+            state = stepper.reorder(state, beams)
+            log_probs, state = stepper.step(np.asarray(tokens, dtype=np.int32), state)
+        ranked = sorted(finished, key=lambda c: -c.score)[:num]
+        if len(ranked) < num:  # the max length cut the search: the best live beams, unfinished, fill up
+            done = {c.tokens for c in finished}
+            cut = [
+                self._candidate(vocab, history[b], scores[b], generated - 1, False)
+                for b in range(history.shape[0])
+                if np.isfinite(scores[b]) and tuple(int(t) for t in history[b]) not in done
+            ]
+            ranked += sorted(cut, key=lambda c: -c.score)[: num - len(ranked)]
+        return ranked

@@ -1,0 +1,19 @@
+"""Greedy decoding: the most likely allowed token at every step."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tangpoet.decoding.base import Decoder
+
+
+class GreedyDecoder(Decoder):
+    """Always the most likely allowed token (the lowest id on a tie). Deterministic: one poem whatever ``num``."""
+
+    name = "greedy"
+
+    def choose(self, log_probs, rng):
+        return np.argmax(log_probs, axis=-1)
+
+    def decode(self, stepper, prompt, chain, max_len, rng, num=1):
+        return super().decode(stepper, prompt, chain, max_len, rng, num=1)

@@ -1,0 +1,172 @@
+"""StepDecoder: the prompt once through the whole-sequence layers, then one character at a time.
+
+The recurrent state is explicit data — a list with one tuple of ``[batch, units]`` arrays per layer — never Keras
+``stateful=True`` variables. Rows of a batch are independent samples or beams; :meth:`StepDecoder.reorder` gathers
+rows (beam search), and nothing leaks from one call to the next.
+
+One step (embedding → each layer's ``.cell`` → Dense head → log-softmax) lives in :class:`_OneStep`, a tiny Keras
+model run with ``predict_on_batch``: Keras compiles it per backend (``jax.jit``, ``tf.function``; eager under
+``torch.no_grad``) and hands back numpy arrays. That class is the one place a faster step can be swapped in.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+
+from tangpoet.backend import ensure_backend
+
+ensure_backend()
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+State = list  # list[tuple[np.ndarray, ...]], one tuple per recurrent layer
+
+
+def _num_states(cell) -> int:
+    size = cell.state_size
+    return len(size) if isinstance(size, (list, tuple)) else 1
+
+
+class _OneStep(keras.Model):
+    """``[tokens [batch], *flat states]`` → ``[log_probs [batch, vocab], *flat new states]`` for a PoemModel."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.poem_model = model
+        self.state_counts = [_num_states(layer.cell) for layer in model.recurrent]
+
+    def call(self, inputs):
+        tokens, flat = inputs[0], list(inputs[1:])
+        x = self.poem_model.embedding(tokens)
+        new_states = []
+        k = 0
+        for layer, count in zip(self.poem_model.recurrent, self.state_counts):
+            states = flat[k : k + count]
+            k += count
+            x, states = layer.cell(x, states, training=False)
+            new_states.extend(states if isinstance(states, (list, tuple)) else [states])
+            # Dropout is the identity at inference time: nothing to do.
+        logits = self.poem_model.head(x)
+        return [ops.log_softmax(ops.cast(logits, "float32"), axis=-1), *new_states]
+
+
+class _Prefill(keras.Model):
+    """``[tokens [batch, time], mask [batch, time]]`` → flat final states, through the whole-sequence layers.
+
+    Prefixes are right-padded to a multiple of :data:`PREFILL_BUCKET` and masked: a masked step keeps the state, so
+    the result is exact, and a compiling backend traces one function per bucket rather than per prefix length.
+    """
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.poem_model = model
+
+    def call(self, inputs):
+        tokens, mask = inputs[0], ops.cast(inputs[1], "bool")
+        x = self.poem_model.embedding(tokens)
+        flat = []
+        for layer in self.poem_model.recurrent:
+            outputs = layer(x, mask=mask, training=False)
+            x = outputs[0]
+            flat.extend(outputs[1:])
+        return flat
+
+
+PREFILL_BUCKET = 16
+
+
+class StepDecoder:
+    """Advance a :class:`~tangpoet.model.PoemModel` one character at a time for a whole batch.
+
+    * :meth:`start` runs a prefix once through the whole-sequence recurrent layers and returns the state;
+    * :meth:`step` feeds one token per row and returns ``(log_probs [batch, vocab], new state)``;
+    * :meth:`reorder` gathers state rows (beams).
+
+    ``start(prefix[:-1])`` followed by ``step(prefix[-1])`` gives the same next-token log-probabilities as running
+    the full model over ``prefix`` (:meth:`prime` does both).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.vocab = model.vocab
+        self.vocab_size = len(model.vocab)
+        self.state_counts = [_num_states(layer.cell) for layer in model.recurrent]
+        self._one_step = _OneStep(model, name="one_step")
+        self._prefill = _Prefill(model, name="prefill")
+
+    @classmethod
+    def of(cls, model) -> StepDecoder:
+        """The step decoder of ``model``, kept while the model lives (its compiled functions are reused)."""
+        stepper = _STEPPERS.get(model)
+        if stepper is None:
+            stepper = _STEPPERS[model] = cls(model)
+        return stepper
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def initial_state(self, batch: int) -> State:
+        """All-zero states for ``batch`` rows (what the recurrent layers start from)."""
+        state = []
+        for layer, count in zip(self.model.recurrent, self.state_counts):
+            initial = layer.cell.get_initial_state(batch_size=batch)
+            initial = initial if isinstance(initial, (list, tuple)) else [initial]
+            state.append(tuple(np.asarray(keras.ops.convert_to_numpy(s), dtype=np.float32) for s in initial))
+            assert len(state[-1]) == count
+        return state
+
+    def start(self, prefix_ids: Sequence[int], batch: int = 1) -> State:
+        """Run ``prefix_ids`` (one sequence, e.g. ``<bos>`` + prompt) once; the state repeated for ``batch`` rows.
+
+        An empty prefix gives the zero state.
+        """
+        prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(1, -1)
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        if prefix.shape[1] == 0:
+            return self.initial_state(batch)
+        length = prefix.shape[1]
+        padded = -(-length // PREFILL_BUCKET) * PREFILL_BUCKET
+        tokens = np.zeros((1, padded), dtype=np.int32)
+        tokens[0, :length] = prefix[0]
+        mask = np.zeros((1, padded), dtype=np.int32)
+        mask[0, :length] = 1
+        flat = self._prefill.predict_on_batch([tokens, mask])
+        flat = flat if isinstance(flat, (list, tuple)) else [flat]
+        rows = np.zeros(batch, dtype=np.int64)
+        return self._unflatten([np.asarray(s, dtype=np.float32)[rows] for s in flat])
+
+    def _unflatten(self, flat) -> State:
+        state, k = [], 0
+        for count in self.state_counts:
+            state.append(tuple(flat[k : k + count]))
+            k += count
+        return state
+
+    def step(self, tokens, state: State) -> tuple[np.ndarray, State]:
+        """Feed ``tokens`` (one id per row) and return ``(log_probs [batch, vocab] float32, new state)``."""
+        tokens = np.asarray(tokens, dtype=np.int32).reshape(-1)
+        flat = [s for layer in state for s in layer]
+        if any(s.shape[0] != tokens.shape[0] for s in flat):
+            raise ValueError(f"{tokens.shape[0]} tokens for a state of {flat[0].shape[0]} rows")
+        outputs = self._one_step.predict_on_batch([tokens, *flat])
+        log_probs = np.asarray(outputs[0], dtype=np.float32)
+        return log_probs, self._unflatten([np.asarray(s, dtype=np.float32) for s in outputs[1:]])
+
+    def prime(self, prefix_ids: Sequence[int], batch: int = 1) -> tuple[np.ndarray, State]:
+        """``start(prefix[:-1])`` then ``step(prefix[-1])``: the log-probs of the token after ``prefix``, and the state."""
+        prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
+        if prefix.size == 0:
+            raise ValueError("prime needs at least one token (usually <bos>)")
+        state = self.start(prefix[:-1], batch)
+        return self.step(np.full(batch, prefix[-1], dtype=np.int32), state)
+
+    @staticmethod
+    def reorder(state: State, indices) -> State:
+        """The state with rows gathered by ``indices`` (row ``i`` of the result is row ``indices[i]``)."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return [tuple(s[indices] for s in layer) for layer in state]
+
+
+_STEPPERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,0 +1,192 @@
+"""PoemModel: Embedding → N recurrent layers → Dense over the vocabulary, and its one-file save/load.
+
+One ``.keras`` file holds the architecture, the weights, the vocabulary and the metadata (cells used, corpus report,
+hyper-parameters, tangpoet/keras versions, backend trained on). Keras' recurrent weights have the same layout on
+every backend, so a file saved on one backend loads on the others and gives the same logits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tangpoet.backend import ensure_backend
+from tangpoet.errors import ModelFileError
+from tangpoet.vocab import Vocabulary
+
+ensure_backend()
+import keras  # noqa: E402
+
+from tangpoet.cells import get_cell  # noqa: E402
+
+
+@keras.saving.register_keras_serializable(package="tangpoet")
+class PoemModel(keras.Model):
+    """A character language model over poems.
+
+    ``call(tokens)`` maps int token ids ``[batch, time]`` to logits ``[batch, time, vocab]``.
+    :meth:`run` also takes and returns the recurrent states (a tuple of tensors per layer).
+    """
+
+    def __init__(
+        self,
+        vocabulary: list[str],
+        cell: str = "lstm",
+        num_layers: int = 2,
+        units: int = 256,
+        embedding_dim: int = 128,
+        dropout: float = 0.0,
+        cell_options: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.vocab = Vocabulary.from_config(vocabulary)
+        self.cell_name = cell
+        self.num_layers = int(num_layers)
+        self.units = int(units)
+        self.embedding_dim = int(embedding_dim)
+        self.dropout_rate = float(dropout)
+        self.cell_options = dict(cell_options or {})
+        self.metadata = dict(metadata or {})
+        if self.num_layers < 1 or self.units < 1 or self.embedding_dim < 1:
+            raise ValueError("num_layers, units and embedding_dim must be positive")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
+        spec = get_cell(cell)
+        self.embedding = keras.layers.Embedding(len(self.vocab), self.embedding_dim, name="embedding")
+        self.recurrent = [
+            spec.layer(
+                self.units,
+                return_sequences=True,
+                return_state=True,
+                name=f"{cell}_{i}",
+                **self.cell_options,
+            )
+            for i in range(self.num_layers)
+        ]
+        self.dropouts = [keras.layers.Dropout(self.dropout_rate, name=f"dropout_{i}") for i in range(self.num_layers)]
+        self.head = keras.layers.Dense(len(self.vocab), name="head")
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def build(self, input_shape=None):
+        batch = None
+        self.embedding.build((batch, None))
+        features = self.embedding_dim
+        for layer in self.recurrent:
+            layer.build((batch, None, features))
+            features = self.units
+        self.head.build((batch, None, features))
+        self.built = True
+
+    def run(self, tokens, states=None, training=False):
+        """Logits ``[batch, time, vocab]`` and the final states (one tuple per layer)."""
+        x = self.embedding(tokens)
+        final_states = []
+        for i, layer in enumerate(self.recurrent):
+            initial = None if states is None else list(states[i])
+            outputs = layer(x, initial_state=initial, training=training)
+            x, layer_states = outputs[0], tuple(outputs[1:])
+            final_states.append(layer_states)
+            x = self.dropouts[i](x, training=training)
+        return self.head(x), final_states
+
+    def call(self, tokens, training=False):
+        logits, _ = self.run(tokens, training=training)
+        return logits
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocabulary=self.vocab.to_config(),
+            cell=self.cell_name,
+            num_layers=self.num_layers,
+            units=self.units,
+            embedding_dim=self.embedding_dim,
+            dropout=self.dropout_rate,
+            cell_options=self.cell_options,
+            metadata=self.metadata,
+        )
+        return config
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell_name,
+            "num_layers": self.num_layers,
+            "units": self.units,
+            "embedding_dim": self.embedding_dim,
+            "dropout": self.dropout_rate,
+            "cell_options": self.cell_options,
+            "vocab_size": self.vocab_size,
+        }
+
+
+def build_model(vocab: Vocabulary, **hyperparameters: Any) -> PoemModel:
+    model = PoemModel(vocab.to_config(), **hyperparameters)
+    model.build()
+    return model
+
+
+def atomic_path(path: Path, suffix: str = ".keras") -> Path:
+    """A fresh temporary path beside ``path`` (same filesystem, so ``os.replace`` is atomic).
+
+    ``mkstemp`` creates the file private (0600); it gets the usual umask-based mode instead, as a plain ``open``
+    would give, so the file that replaces ``path`` is readable like any other.
+    """
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
+
+
+def save_model(model: PoemModel, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` atomically: a crash mid-write never leaves a half-written file at ``path``."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"model files end in .keras: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The model's config (architecture, vocabulary, metadata) read from the file without building the model."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ModelFileError(f"{path} is damaged or not a .keras model file ({exc})") from None
+    if not isinstance(config, dict) or config.get("class_name") != "PoemModel":
+        raise ModelFileError(f"{path} is a Keras file but not a tangpoet model")
+    return config["config"]
+
+
+def load_model(path: str | os.PathLike) -> PoemModel:
+    """Load a model file written by :func:`save_model` (on any backend)."""
+    path = Path(path)
+    read_config(path)  # clear errors for missing, damaged and foreign files before Keras sees them
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many kinds for damaged archives and weights
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path} could not be loaded: {message}") from None
+    if not isinstance(model, PoemModel):
+        raise ModelFileError(f"{path} is not a tangpoet model")
+    return model

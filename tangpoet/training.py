@@ -1,0 +1,383 @@
+"""Training: masked loss, Adam with gradient clipping, validation NLL, checkpoints, resume, early stopping.
+
+``train`` is what ``tangpoet fit`` runs. After every epoch it writes a checkpoint ``<out>.ckpt`` atomically (model,
+optimizer state and training state in one file), so an interrupted run loses at most one epoch and ``resume=True``
+continues exactly where the checkpoint left off. The model written to ``out`` carries the best validation weights.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import platform
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from tangpoet import __version__
+from tangpoet.backend import ensure_backend
+from tangpoet.batching import Batches
+from tangpoet.corpus import CorpusReport, Poem
+from tangpoet.errors import ModelFileError, TangpoetError
+from tangpoet.vocab import PAD_ID, Vocabulary
+
+ensure_backend()
+import keras  # noqa: E402
+
+from tangpoet.evaluate import Scorer  # noqa: E402
+from tangpoet.model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
+
+ARCHITECTURE = ("cell", "num_layers", "units", "embedding_dim", "dropout", "cell_options")
+
+
+@dataclass
+class TrainConfig:
+    cell: str = "lstm"
+    num_layers: int = 2
+    units: int = 256
+    embedding_dim: int = 128
+    dropout: float = 0.0
+    cell_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 2e-3
+    clip_norm: float = 5.0
+    val_split: float = 0.05
+    min_count: int = 1
+    seed: int = 0
+    patience: int = 3  # epochs without a better validation NLL before stopping; 0 turns early stopping off
+
+    def validate(self) -> None:
+        checks = [
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.num_layers >= 1, "--layers must be at least 1"),
+            (self.units >= 1, "--units must be at least 1"),
+            (self.embedding_dim >= 1, "--embedding-dim must be at least 1"),
+            (0.0 <= self.dropout < 1.0, "--dropout must be in [0, 1)"),
+            (0.0 <= self.val_split < 1.0, "--val-split must be in [0, 1)"),
+            (self.lr > 0, "--lr must be positive"),
+            (self.clip_norm > 0, "--clip-norm must be positive"),
+            (self.min_count >= 1, "--min-count must be at least 1"),
+            (self.patience >= 0, "--patience must not be negative"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TangpoetError(message)
+
+    def architecture(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in ARCHITECTURE}
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    epochs_run: int  # epochs completed in total (including before a resume)
+    best_epoch: int | None
+    best_val_nll: float | None
+    history: list[dict[str, float]]
+    interrupted: bool
+    stopped_early: bool
+    seconds: float
+    train_tokens: int
+
+
+def split_poems(poems: list[Poem], val_split: float, seed: int) -> tuple[list[Poem], list[Poem]]:
+    """A seeded random split into (train, validation); the validation share is ``val_split``."""
+    if val_split <= 0 or len(poems) < 2:
+        return list(poems), []
+    order = np.random.default_rng(seed).permutation(len(poems))
+    n_val = min(len(poems) - 1, max(1, int(round(len(poems) * val_split))))
+    val_idx = set(order[:n_val].tolist())
+    train = [p for i, p in enumerate(poems) if i not in val_idx]
+    val = [p for i, p in enumerate(poems) if i in val_idx]
+    return train, val
+
+
+def corpus_fingerprint(poems: list[Poem]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for poem in poems:
+        digest.update(poem.content.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()[:16]
+
+
+def masked_loss() -> keras.losses.Loss:
+    """Cross-entropy over real characters only: ``<pad>`` targets are ignored and the mean is per real token."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
+
+
+class _EpochData(keras.utils.PyDataset):
+    """Feeds one epoch's :class:`Batches` plan to ``Model.fit``.
+
+    ``train`` calls ``fit`` once per epoch and re-plans the batches itself: how often Keras calls a dataset's
+    epoch hooks varies with the backend's iterator, and an exact resume needs the plan to depend on the epoch only.
+    """
+
+    def __init__(self, batches: Batches):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        return self.batches[index]
+
+
+def epoch_input(batches: Batches):
+    """What ``Model.fit`` gets for one epoch: a PyDataset, or on TensorFlow a dataset with variable-length specs."""
+    if keras.backend.backend() == "tensorflow":
+        from tangpoet.kernels.tensorflow_input import as_dataset
+
+        return as_dataset(batches)
+    return _EpochData(batches)
+
+
+# ----------------------------------------------------------------------------------------------- checkpoints
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    return Path(str(out) + ".ckpt")
+
+
+def write_checkpoint(path: Path, model: PoemModel, state: dict[str, Any]) -> None:
+    """One file, replaced atomically: the model, the optimizer's variables and the training state."""
+    model_tmp = atomic_path(path)
+    try:
+        model.save(model_tmp)
+        optimizer = io.BytesIO()
+        np.savez(optimizer, *[keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
+        best = io.BytesIO()
+        if state.get("best_weights") is not None:
+            np.savez(best, *state["best_weights"])
+        plain_state = {k: v for k, v in state.items() if k != "best_weights"}
+        tmp = atomic_path(path, suffix=".ckpt")
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+                archive.write(model_tmp, "model.keras")
+                archive.writestr("optimizer.npz", optimizer.getvalue())
+                archive.writestr("best_weights.npz", best.getvalue())
+                archive.writestr("state.json", json.dumps(plain_state, ensure_ascii=False))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    finally:
+        model_tmp.unlink(missing_ok=True)
+
+
+def read_checkpoint(path: Path) -> tuple[PoemModel, list[np.ndarray], dict[str, Any]]:
+    if not path.is_file():
+        raise TangpoetError(f"no checkpoint to resume from: {path} does not exist")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            state = json.loads(archive.read("state.json"))
+            optimizer = np.load(io.BytesIO(archive.read("optimizer.npz")))
+            optimizer_values = [optimizer[f"arr_{i}"] for i in range(len(optimizer.files))]
+            best_raw = archive.read("best_weights.npz")
+            if best_raw:
+                best = np.load(io.BytesIO(best_raw))
+                state["best_weights"] = [best[f"arr_{i}"] for i in range(len(best.files))]
+            model_tmp = atomic_path(path)
+            try:
+                model_tmp.write_bytes(archive.read("model.keras"))
+                model = load_model(model_tmp)
+            finally:
+                model_tmp.unlink(missing_ok=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ModelFileError) as exc:
+        raise TangpoetError(f"checkpoint {path} is damaged: {exc}") from None
+    return model, optimizer_values, state
+
+
+# ----------------------------------------------------------------------------------------------- training
+class _EpochEnd(keras.callbacks.Callback):
+    """Validation NLL, best weights, early stopping and the checkpoint, after every epoch."""
+
+    def __init__(self, trainer: _Trainer):
+        super().__init__()
+        self.trainer = trainer
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.trainer.end_epoch(epoch, logs if logs is not None else {})
+
+
+class _Trainer:
+    def __init__(self, model: PoemModel, config: TrainConfig, out: Path, val_batches: Batches | None, log):
+        self.model = model
+        self.config = config
+        self.out = out
+        self.checkpoint = checkpoint_path(out)
+        self.scorer = Scorer(model) if val_batches is not None else None
+        self.val_batches = val_batches
+        self.log = log
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "history": [],
+            "best_val_nll": None,
+            "best_epoch": None,
+            "best_weights": None,
+            "stale_epochs": 0,
+            "seconds": 0.0,
+        }
+        self.stopped_early = False
+        self._epoch_start = time.perf_counter()
+
+    def end_epoch(self, epoch: int, logs: dict) -> None:
+        record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
+        if self.scorer is not None:
+            evaluation = self.scorer(self.val_batches)
+            record.update(val_nll=evaluation.nll, val_ppl=evaluation.perplexity)
+            logs["val_nll"] = evaluation.nll
+            logs["val_ppl"] = evaluation.perplexity
+        score = record.get("val_nll", record["loss"])
+        state = self.state
+        if state["best_val_nll"] is None or score < state["best_val_nll"]:
+            state.update(best_val_nll=score, best_epoch=epoch + 1, stale_epochs=0)
+            state["best_weights"] = [np.array(w) for w in self.model.get_weights()]
+        else:
+            state["stale_epochs"] += 1
+        now = time.perf_counter()
+        state["seconds"] += now - self._epoch_start
+        self._epoch_start = now
+        record["seconds"] = state["seconds"]
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        write_checkpoint(self.checkpoint, self.model, state)
+        self.stopped_early = self.should_stop()
+
+    def should_stop(self) -> bool:
+        """Early stopping: ``patience`` epochs in a row without a better validation NLL."""
+        return bool(
+            self.config.patience and self.scorer is not None and self.state["stale_epochs"] >= self.config.patience
+        )
+
+
+def _compile(model: PoemModel, config: TrainConfig) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.lr, global_clipnorm=config.clip_norm),
+        loss=masked_loss(),
+    )
+
+
+def train(
+    poems: list[Poem],
+    report: CorpusReport,
+    config: TrainConfig,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    verbose: str | int = "auto",
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train a model on ``poems`` and write it to ``out`` (a ``.keras`` file)."""
+    config.validate()
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise TangpoetError(f"--out must end in .keras: {out}")
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    train_poems, val_poems = split_poems(poems, config.val_split, config.seed)
+    fingerprint = corpus_fingerprint(poems)
+
+    if resume:
+        model, optimizer_values, saved = read_checkpoint(checkpoint_path(out))
+        if saved.get("fingerprint") != fingerprint:
+            log("warning: the corpus differs from the one the checkpoint was trained on")
+        config.seed = saved.get("seed", config.seed)
+        for name in ARCHITECTURE:  # the checkpoint's architecture wins
+            setattr(config, name, model.hyperparameters()[name])
+        vocab = model.vocab
+    else:
+        vocab = Vocabulary.build((p.content for p in train_poems), min_count=config.min_count)
+        model = build_model(vocab, **config.architecture())
+        optimizer_values, saved = None, None
+
+    train_seqs = [vocab.encode(p.content) for p in train_poems]
+    val_seqs = [vocab.encode(p.content) for p in val_poems]
+    train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed)
+    val_batches = Batches(val_seqs, config.batch_size, shuffle=False) if val_seqs else None
+
+    _compile(model, config)
+    if optimizer_values is not None:
+        model.optimizer.build(model.trainable_variables)
+        if len(optimizer_values) != len(model.optimizer.variables):
+            raise TangpoetError("checkpoint optimizer state does not match the model")
+        for variable, value in zip(model.optimizer.variables, optimizer_values):
+            variable.assign(value)
+
+    trainer = _Trainer(model, config, out, val_batches, log)
+    if saved is not None:
+        trainer.state.update({k: v for k, v in saved.items() if k in trainer.state})
+    trainer.state.update(seed=config.seed, fingerprint=fingerprint)
+    start_epoch = trainer.state["epoch"]
+
+    log(
+        f"vocabulary {len(vocab)} tokens · {len(train_poems)} training poems ({train_batches.real_tokens} characters)"
+        f" · {len(val_poems)} validation poems · padding {1 - train_batches.real_tokens / train_batches.padded_tokens():.1%}"
+        f" of computed tokens · backend {keras.backend.backend()}"
+    )
+    if resume:
+        log(f"resuming after epoch {start_epoch} from {trainer.checkpoint}")
+
+    interrupted = False
+    callbacks = [_EpochEnd(trainer)]
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            if trainer.should_stop():
+                break
+            train_batches.set_epoch(epoch)
+            model.fit(
+                epoch_input(train_batches),
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                shuffle=False,  # Batches already shuffles, seeded by (seed, epoch); Keras would use global state
+                verbose=verbose,
+                callbacks=callbacks,
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+
+    state = trainer.state
+    if state["best_weights"] is not None:
+        model.set_weights(state["best_weights"])
+    model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
+    save_model(model, out)
+    return TrainResult(
+        out=out,
+        epochs_run=state["epoch"],
+        best_epoch=state["best_epoch"],
+        best_val_nll=state["best_val_nll"] if val_batches is not None else None,
+        history=state["history"],
+        interrupted=interrupted,
+        stopped_early=trainer.stopped_early,
+        seconds=time.perf_counter() - started,
+        train_tokens=train_batches.real_tokens,
+    )
+
+
+def _metadata(model, config, report, state, n_train, n_val, fingerprint) -> dict[str, Any]:
+    cell = model.recurrent[0]
+    return {
+        "tangpoet_version": __version__,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "python": platform.python_version(),
+        "cells": [{"name": config.cell, "class": f"{type(cell).__module__}.{type(cell).__qualname__}"}],
+        "hyperparameters": {k: v for k, v in asdict(config).items()},
+        "corpus": report.to_dict(),
+        "split": {"train_poems": n_train, "val_poems": n_val, "seed": config.seed, "fingerprint": fingerprint},
+        "training": {
+            "epochs": state["epoch"],
+            "best_epoch": state["best_epoch"],
+            "val_nll": state["best_val_nll"] if n_val else None,
+            "val_perplexity": math.exp(state["best_val_nll"]) if n_val and state["best_val_nll"] is not None else None,
+            "seconds": round(state["seconds"], 1),
+            "history": state["history"],
+        },
+    }

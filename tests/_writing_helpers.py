@@ -1,0 +1,69 @@
+"""Tiny models and an independent form checker shared by the decoding tests (not a test module)."""
+
+from __future__ import annotations
+
+import functools
+
+from tangpoet.decoding.forms import Form, get_form
+from tangpoet.model import build_model
+from tangpoet.vocab import Vocabulary
+
+import keras  # noqa: E402  (after tangpoet.model, which chooses the backend)
+
+TEXTS = (
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+    "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
+    "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
+    "月落乌啼霜满天，江枫渔火对愁眠。姑苏城外寒山寺，夜半钟声到客船！",
+    "春夏秋冬东南西北？",
+)
+# Characters every tiny model knows (for acrostics and begins).
+KNOWN = "春夏秋冬山月花风明夜江天白日"
+
+
+@functools.lru_cache(maxsize=None)
+def vocab() -> Vocabulary:
+    return Vocabulary.build(TEXTS)
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_model(cell: str = "lstm", num_layers: int = 2, units: int = 8, seed: int = 0):
+    """A random-weight model (cached: one per argument tuple per session, so compiled steps are reused)."""
+    keras.utils.set_random_seed(seed)
+    return build_model(vocab(), cell=cell, num_layers=num_layers, units=units, embedding_dim=6)
+
+
+def split(text: str) -> list[str]:
+    lines, current = [], ""
+    for char in text:
+        current += char
+        if char in "，。？！；":
+            lines.append(current)
+            current = ""
+    return lines + ([current] if current else [])
+
+
+def check_poem(text: str, *, form: str | Form | None = None, acrostic: str = "", begin: str = "") -> None:
+    """Assert ``text`` obeys the request; written without tangpoet's constraint code."""
+    assert text.startswith(begin), (text, begin)
+    assert "□" not in text, text
+    lines = split(text)
+    if form is not None:
+        form = get_form(form)
+        assert len(lines) == form.lines, (text, form)
+        for i, line in enumerate(lines):
+            assert len(line) == form.chars + 1, (text, i, line)
+            assert line[-1] == ("，" if i % 2 == 0 else "。"), (text, i, line)
+            assert not any(c in "，。？！；" for c in line[:-1]), (text, line)
+    if acrostic:
+        assert len(lines) == len(acrostic), (text, acrostic)
+        assert [line[0] for line in lines] == list(acrostic), (text, acrostic)
+        if form is None:
+            width = len(lines[0]) - 1
+            assert width in (5, 7), text
+            for i, line in enumerate(lines):
+                assert len(line) == width + 1, (text, line)
+                last = i == len(lines) - 1
+                assert line[-1] == ("。" if i % 2 == 1 or last else "，"), (text, i, line)
+    for a, b, c in zip(text, text[1:], text[2:]):
+        assert not (a == b == c), f"{a} three times in a row in {text}"
