@@ -30,10 +30,16 @@ class KerasCell:
         return self.layer_class(units, **options)
 
 
-CELLS: Registry = Registry("cell")
-CELLS.add("rnn", lambda: KerasCell("rnn", keras.layers.SimpleRNN))
-CELLS.add("lstm", lambda: KerasCell("lstm", keras.layers.LSTM))
-CELLS.add("gru", lambda: KerasCell("gru", keras.layers.GRU))
+# The built-ins, registered through tangpoet's own entry points (pyproject.toml), the path plugins take too.
+RNN = KerasCell("rnn", keras.layers.SimpleRNN)
+LSTM = KerasCell("lstm", keras.layers.LSTM)
+GRU = KerasCell("gru", keras.layers.GRU)
+
+CELLS: Registry = Registry(
+    "cell",
+    "tangpoet.cells",
+    fallback={"rnn": "tangpoet.cells:RNN", "lstm": "tangpoet.cells:LSTM", "gru": "tangpoet.cells:GRU"},
+)
 
 
 def get_cell(name: str):

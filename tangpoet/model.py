@@ -21,7 +21,7 @@ from tangpoet.vocab import Vocabulary
 ensure_backend()
 import keras  # noqa: E402
 
-from tangpoet.cells import get_cell  # noqa: E402
+from tangpoet.cells import CELLS, get_cell  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="tangpoet")
@@ -42,6 +42,7 @@ class PoemModel(keras.Model):
         dropout: float = 0.0,
         cell_options: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        cell_distribution: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -58,6 +59,8 @@ class PoemModel(keras.Model):
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError("dropout must be in [0, 1)")
         spec = get_cell(cell)
+        # Which distribution provides the cell, so that loading can name the package to install when it is missing.
+        self.cell_distribution = cell_distribution or CELLS.entry(cell).distribution
         self.embedding = keras.layers.Embedding(len(self.vocab), self.embedding_dim, name="embedding")
         self.recurrent = [
             spec.layer(
@@ -113,6 +116,7 @@ class PoemModel(keras.Model):
             dropout=self.dropout_rate,
             cell_options=self.cell_options,
             metadata=self.metadata,
+            cell_distribution=self.cell_distribution,
         )
         return config
 
@@ -178,10 +182,23 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return config["config"]
 
 
+def require_cell(config: dict[str, Any], path: Path) -> None:
+    """Load the cell plugin a model file names, or fail with the package to install."""
+    name = config.get("cell", "lstm")
+    if name not in CELLS:
+        dist = config.get("cell_distribution")
+        if dist and not dist.startswith("<"):
+            hint = f"from the package {dist!r}, which is not installed: pip install {dist}"
+        else:
+            hint = "which is not registered: install or register the plugin that provides it"
+        raise ModelFileError(f"{path} needs the cell {name!r} {hint}")
+    get_cell(name)  # imports exactly that entry point; a broken plugin is reported by name
+
+
 def load_model(path: str | os.PathLike) -> PoemModel:
     """Load a model file written by :func:`save_model` (on any backend)."""
     path = Path(path)
-    read_config(path)  # clear errors for missing, damaged and foreign files before Keras sees them
+    require_cell(read_config(path), path)  # clear errors before Keras sees the file
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many kinds for damaged archives and weights

@@ -30,6 +30,7 @@ from tangpoet.vocab import PAD_ID, Vocabulary
 ensure_backend()
 import keras  # noqa: E402
 
+from tangpoet.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
 from tangpoet.model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
 
@@ -281,22 +282,24 @@ def train(
     if out.suffix != ".keras":
         raise TangpoetError(f"--out must end in .keras: {out}")
     started = time.perf_counter()
-    keras.utils.set_random_seed(config.seed)
-    train_poems, val_poems = split_poems(poems, config.val_split, config.seed)
     fingerprint = corpus_fingerprint(poems)
-
     if resume:
         model, optimizer_values, saved = read_checkpoint(checkpoint_path(out))
         if saved.get("fingerprint") != fingerprint:
             log("warning: the corpus differs from the one the checkpoint was trained on")
-        config.seed = saved.get("seed", config.seed)
-        for name in ARCHITECTURE:  # the checkpoint's architecture wins
+        # the checkpoint's architecture, seed and split win, so the run continues as it began
+        for name in ARCHITECTURE:
             setattr(config, name, model.hyperparameters()[name])
-        vocab = model.vocab
+        config.seed = saved.get("seed", config.seed)
+        config.val_split = saved.get("val_split", config.val_split)
     else:
+        model, optimizer_values, saved = None, None, None
+    keras.utils.set_random_seed(config.seed)
+    train_poems, val_poems = split_poems(poems, config.val_split, config.seed)
+    if model is None:
         vocab = Vocabulary.build((p.content for p in train_poems), min_count=config.min_count)
         model = build_model(vocab, **config.architecture())
-        optimizer_values, saved = None, None
+    vocab = model.vocab
 
     train_seqs = [vocab.encode(p.content) for p in train_poems]
     val_seqs = [vocab.encode(p.content) for p in val_poems]
@@ -314,7 +317,7 @@ def train(
     trainer = _Trainer(model, config, out, val_batches, log)
     if saved is not None:
         trainer.state.update({k: v for k, v in saved.items() if k in trainer.state})
-    trainer.state.update(seed=config.seed, fingerprint=fingerprint)
+    trainer.state.update(seed=config.seed, val_split=config.val_split, fingerprint=fingerprint)
     start_epoch = trainer.state["epoch"]
 
     log(
@@ -363,12 +366,19 @@ def train(
 
 def _metadata(model, config, report, state, n_train, n_val, fingerprint) -> dict[str, Any]:
     cell = model.recurrent[0]
+    spec = get_cell(config.cell)
     return {
         "tangpoet_version": __version__,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
         "python": platform.python_version(),
-        "cells": [{"name": config.cell, "class": f"{type(cell).__module__}.{type(cell).__qualname__}"}],
+        "cells": [
+            {
+                "name": config.cell,
+                "distribution": getattr(spec, "distribution", None),
+                "class": f"{type(cell.cell).__module__}.{type(cell.cell).__qualname__}",
+            }
+        ],
         "hyperparameters": {k: v for k, v in asdict(config).items()},
         "corpus": report.to_dict(),
         "split": {"train_poems": n_train, "val_poems": n_val, "seed": config.seed, "fingerprint": fingerprint},

@@ -64,6 +64,7 @@ def write(
     strategy = get_decoder(decoder, **decoder_options)
     if not isinstance(num, int) or num < 1:
         raise DecoderOptionError(f"the number of poems must be at least 1, got {num!r}")
+    strategy.validate(num)
     if form:
         get_form(form)
     check_text("begin", begin or "")

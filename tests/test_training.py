@@ -120,10 +120,13 @@ def test_resume_takes_the_checkpoints_architecture(corpus, tmp_path):
     poems, report = corpus
     out = tmp_path / "m.keras"
     train(poems, report, TrainConfig(epochs=1, **TINY), out, verbose=0, log=lambda _: None)
-    config = TrainConfig(epochs=2, **{**TINY, "units": 32, "cell": "gru"})
+    config = TrainConfig(epochs=2, **{**TINY, "units": 32, "cell": "gru", "seed": 99, "val_split": 0.5})
     train(poems, report, config, out, resume=True, verbose=0, log=lambda _: None)
-    assert load_model(out).hyperparameters()["units"] == 8
+    model = load_model(out)
+    assert model.hyperparameters()["units"] == 8
     assert config.cell == "lstm"
+    assert model.metadata["split"]["seed"] == TINY["seed"]  # same split as the run it continues
+    assert model.metadata["split"]["val_poems"] == 4
 
 
 def test_resume_without_checkpoint_is_a_clear_error(corpus, tmp_path):

@@ -11,23 +11,20 @@ Importing this package is cheap: decoder modules load when first asked for, and 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 from tangpoet.registry import Registry
 
-DECODERS: Registry = Registry("decoder")
-
-
-def _lazy(module: str, attribute: str):
-    return lambda: getattr(import_module(f"tangpoet.decoding.{module}"), attribute)
-
-
-DECODERS.add("greedy", _lazy("greedy", "GreedyDecoder"))
-DECODERS.add("sample", _lazy("sampling", "SampleDecoder"))
-DECODERS.add("top-k", _lazy("sampling", "TopKDecoder"))
-DECODERS.add("top-p", _lazy("sampling", "TopPDecoder"))
-DECODERS.add("beam", _lazy("beam", "BeamDecoder"))
+# The built-ins, by entry point (group ``tangpoet.decoders``, the path plugins take too); the fallback table serves
+# when tangpoet runs from a source tree without installed metadata. Each loads only when first asked for.
+BUILTIN_DECODERS = {
+    "greedy": "tangpoet.decoding.greedy:GreedyDecoder",
+    "sample": "tangpoet.decoding.sampling:SampleDecoder",
+    "top-k": "tangpoet.decoding.sampling:TopKDecoder",
+    "top-p": "tangpoet.decoding.sampling:TopPDecoder",
+    "beam": "tangpoet.decoding.beam:BeamDecoder",
+}
+DECODERS: Registry = Registry("decoder", "tangpoet.decoders", fallback=BUILTIN_DECODERS)
 
 
 def get_decoder(name: str, **options: Any):

@@ -53,6 +53,9 @@ class Decoder:
         shown = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.options)
         return f"{type(self).__name__}({shown})"
 
+    def validate(self, num: int) -> None:
+        """Refuse a request this decoder cannot serve (e.g. more poems than beams) before any work starts."""
+
     # -- the one method a simple strategy overrides ---------------------------------------------------------
     def choose(self, log_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Next token per row from processed log-probs ``[rows, vocab]`` (forbidden tokens are ``-inf``)."""

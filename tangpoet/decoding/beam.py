@@ -16,6 +16,23 @@ from tangpoet.errors import DecoderOptionError
 from tangpoet.vocab import BOS_ID, EOS_ID
 
 
+def top_candidates(scores: np.ndarray, log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` best finite extensions ``scores[b] + log_probs[b, t]``: ``(beams, tokens, totals)``, best first.
+
+    Ties go to the lower ``(beam, token)``, so the result is deterministic (and width 1 picks what argmax picks).
+    Each row's own ``k`` best are found first (a partition, not a sort of width × vocabulary scores).
+    """
+    size = log_probs.shape[1]
+    per_row = min(k, size)
+    kth = np.partition(log_probs, size - per_row, axis=1)[:, size - per_row : size - per_row + 1]  # row's k-th best
+    kth = np.maximum(kth, np.finfo(np.float32).min)  # never -inf: forbidden tokens are not candidates
+    kth[~np.isfinite(scores)] = np.inf  # padding beams give none
+    beams, tokens = np.nonzero(log_probs >= kth)  # each row's k best, and any ties with its k-th
+    totals = scores[beams] + log_probs[beams, tokens].astype(np.float64)
+    order = np.lexsort((tokens, beams, -totals))[:k]
+    return beams[order], tokens[order], totals[order]
+
+
 class BeamDecoder(Decoder):
     """Beam search returning the ``num`` best of ``beam_width`` beams (``beam_width=1`` is greedy)."""
 
@@ -43,10 +60,15 @@ class BeamDecoder(Decoder):
             finished=finished,
         )
 
+    def validate(self, num: int) -> None:
+        if num > self.beam_width:
+            raise DecoderOptionError(
+                f"beam search returns at most beam-width poems: asked for {num}, width {self.beam_width}"
+            )
+
     def decode(self, stepper, prompt, chain, max_len, rng, num=1):
+        self.validate(num)
         width = self.beam_width
-        if num > width:
-            raise DecoderOptionError(f"beam search returns at most beam-width poems: asked for {num}, width {width}")
         vocab = stepper.vocab
         prompt = np.asarray(prompt, dtype=np.int64).reshape(-1)
         history = np.tile(prompt, (width, 1))
@@ -57,24 +79,24 @@ class BeamDecoder(Decoder):
         generated = 0
         while True:
             live = np.isfinite(scores)
-            processed = np.full_like(log_probs, -np.inf)
-            processed[live] = chain(history[live], log_probs[live])
+            if live.all():
+                processed = chain(history, log_probs)
+            else:
+                processed = np.full_like(log_probs, -np.inf)
+                processed[live] = chain(history[live], log_probs[live])
             if history.shape[1] >= max_len:  # <eos> does not count towards the max length; nothing else may follow
                 processed[:, np.arange(processed.shape[1]) != EOS_ID] = -np.inf
-            total = (scores[:, None] + processed).ravel()
-            order = np.argsort(-total, kind="stable")[: 2 * width]
-            order = order[np.isfinite(total[order])]
             generated += 1
             beams, tokens, new_scores = [], [], []
-            for rank, index in enumerate(order):
-                beam, token = divmod(int(index), log_probs.shape[1])
+            for rank, (beam, token, total) in enumerate(zip(*top_candidates(scores, processed, 2 * width))):
+                beam, token = int(beam), int(token)
                 if token == EOS_ID:
                     if rank < width:
-                        finished.append(self._candidate(vocab, history[beam], total[index], generated, True))
+                        finished.append(self._candidate(vocab, history[beam], total, generated, True))
                     continue
                 beams.append(beam)
                 tokens.append(token)
-                new_scores.append(total[index])
+                new_scores.append(float(total))
                 if len(beams) == width:
                     break
             if len(finished) >= width or not beams:

@@ -55,28 +55,32 @@ class TokenClasses:
         self.comma = vocab.id(COMMA) if COMMA in vocab else None
         self.full_stop = vocab.id(FULL_STOP) if FULL_STOP in vocab else None
 
+    def line_positions(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row of ``history`` ``[rows, t]``: the line index, the characters so far in that line, and the length of
+        the first line (``-1`` while the first line is not finished)."""
+        rows, t = history.shape
+        if t == 0:
+            zeros = np.zeros(rows, dtype=np.int64)
+            return zeros, zeros, zeros - 1
+        ends = self.line_end[history]
+        ended = ends.any(axis=1)
+        line = ends.sum(axis=1)
+        last = np.where(ended, t - 1 - ends[:, ::-1].argmax(axis=1), -1)
+        first = np.where(ended, ends.argmax(axis=1), -1)
+        return line, t - 1 - last, first
+
     def line_position(self, row: np.ndarray) -> tuple[int, int, int | None]:
-        """``(line index, characters so far in that line, length of the first line or None)`` for one row."""
-        line, count, first = 0, 0, None
-        for token in row:
-            if self.line_end[token]:
-                if first is None:
-                    first = count
-                line += 1
-                count = 0
-            else:
-                count += 1
-        return line, count, first
-
-
-def _keep_only(log_probs: np.ndarray, row: int, allowed) -> None:
-    keep = np.full(log_probs.shape[1], False)
-    keep[allowed] = True
-    log_probs[row, ~keep] = NEG_INF
+        """:meth:`line_positions` for one row, with ``None`` for an unfinished first line."""
+        line, count, first = (int(a[0]) for a in self.line_positions(np.asarray(row, dtype=np.int64).reshape(1, -1)))
+        return line, count, (None if first < 0 else first)
 
 
 class LogitsProcessor:
-    """Base class: ``__call__(history, log_probs) -> log_probs`` with forbidden tokens at ``-inf``."""
+    """Base class: ``__call__(history, log_probs) -> log_probs`` with forbidden tokens at ``-inf``.
+
+    A processor may write into ``log_probs`` (the chain hands each one an array it owns). ``hard = False`` marks a
+    soft processor, dropped for a row where it would leave nothing allowed.
+    """
 
     hard = True
 
@@ -129,17 +133,18 @@ class LineForm(LogitsProcessor):
         self.lengths = tuple(sorted(set(int(n) for n in lengths)))
         self.name = name
         self.char_ids = np.flatnonzero(classes.char)
+        self._masks: dict[tuple[int, int, int], np.ndarray] = {}
 
     def mark(self, line: int) -> int:
         if line % 2 == 0 and line != self.lines - 1:
             return self.classes.comma
         return self.classes.full_stop
 
-    def allowed(self, row: np.ndarray) -> np.ndarray:
-        line, count, first = self.classes.line_position(row)
+    def allowed(self, line: int, count: int, first: int) -> np.ndarray:
+        """Ids allowed in line ``line`` after ``count`` characters (``first``: the first line's length, or -1)."""
         if line >= self.lines:
             return np.array([EOS_ID])
-        if first is not None:
+        if first >= 0:
             if count < first:
                 return self.char_ids
             return np.array([self.mark(line)] if count == first else [], dtype=np.int64)
@@ -149,9 +154,24 @@ class LineForm(LogitsProcessor):
             return np.append(self.char_ids, self.mark(line))
         return np.array([self.mark(line)] if count == self.lengths[-1] else [], dtype=np.int64)
 
+    def keep(self, key: tuple[int, int, int]) -> np.ndarray:
+        """Boolean mask over the vocabulary for a position ``(line, count, first)`` (cached: forms have few)."""
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = np.zeros(self.classes.size, dtype=bool)
+            mask[self.allowed(*key)] = True
+            self._masks[key] = mask
+        return mask
+
     def __call__(self, history, log_probs):
-        for r in range(history.shape[0]):
-            _keep_only(log_probs, r, self.allowed(history[r]))
+        line, count, first = self.classes.line_positions(history)
+        keys = np.stack([line, count, first], axis=1)
+        if (keys == keys[:1]).all():  # the usual case: every row (all beams, under a form) at the same position
+            log_probs[:, ~self.keep(tuple(int(k) for k in keys[0]))] = NEG_INF
+            return log_probs
+        for key in np.unique(keys, axis=0):
+            rows = np.flatnonzero((keys == key).all(axis=1))
+            log_probs[rows[:, None], ~self.keep(tuple(int(k) for k in key))] = NEG_INF
         return log_probs
 
     def describe(self) -> str:
@@ -175,10 +195,14 @@ class Acrostic(LogitsProcessor):
         self.text = text
 
     def __call__(self, history, log_probs):
-        for r in range(history.shape[0]):
-            line, count, _ = self.classes.line_position(history[r])
-            if count == 0:
-                _keep_only(log_probs, r, [self.heads[line]] if line < len(self.heads) else [EOS_ID])
+        line, count, _ = self.classes.line_positions(history)
+        rows = np.flatnonzero(count == 0)
+        if rows.size:
+            heads = np.append(self.heads, EOS_ID)  # after the last head's line: the end
+            forced = heads[np.minimum(line[rows], len(self.heads))]
+            kept = log_probs[rows, forced]
+            log_probs[rows] = NEG_INF
+            log_probs[rows, forced] = kept
         return log_probs
 
     def describe(self) -> str:

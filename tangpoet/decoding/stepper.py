@@ -11,7 +11,6 @@ model run with ``predict_on_batch``: Keras compiles it per backend (``jax.jit``,
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +22,12 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 State = list  # list[tuple[np.ndarray, ...]], one tuple per recurrent layer
+# Cells whose initial state is all zeros (Keras' own): made with numpy rather than a compiled op per shape.
+_ZERO_INITIAL_STATE = {
+    keras.layers.SimpleRNNCell.get_initial_state,
+    keras.layers.LSTMCell.get_initial_state,
+    keras.layers.GRUCell.get_initial_state,
+}
 
 
 def _num_states(cell) -> int:
@@ -30,27 +35,52 @@ def _num_states(cell) -> int:
     return len(size) if isinstance(size, (list, tuple)) else 1
 
 
-class _OneStep(keras.Model):
-    """``[tokens [batch], *flat states]`` → ``[log_probs [batch, vocab], *flat new states]`` for a PoemModel."""
+def _state_sizes(cell) -> list[int]:
+    """Widths of a cell's states (``state_size`` is an int or a list of ints for Keras cells)."""
+    sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+    return [int(size) for size in sizes]
 
-    def __init__(self, model, **kwargs):
+
+class _OneStep(keras.Model):
+    """``[tokens [batch], packed state [batch, Σ sizes]]`` → ``[log_probs [batch, vocab], packed new state]``.
+
+    The states of all layers travel packed side by side in one array: one host↔device transfer each way per step
+    instead of one per state tensor.
+    """
+
+    def __init__(self, model, sizes: list[list[int]], **kwargs):
         super().__init__(**kwargs)
         self.poem_model = model
-        self.state_counts = [_num_states(layer.cell) for layer in model.recurrent]
+        self.sizes = sizes  # per layer, the width of each of its states
 
     def call(self, inputs):
-        tokens, flat = inputs[0], list(inputs[1:])
-        x = self.poem_model.embedding(tokens)
+        tokens, packed = inputs[0], inputs[1]
+        model = self.poem_model
+        # In float32 the sub-layers' ``call`` is used directly: Layer.__call__ only adds bookkeeping here (the layers
+        # are built, inputs are tensors, no masks, no autocasting), and that bookkeeping is most of an eager step's
+        # cost on torch. Under a mixed-precision policy the full __call__ (with autocasting) is kept.
+        direct = model.dtype_policy.name == "float32"
+        x = _invoke(model.embedding, direct, tokens)
         new_states = []
-        k = 0
-        for layer, count in zip(self.poem_model.recurrent, self.state_counts):
-            states = flat[k : k + count]
-            k += count
-            x, states = layer.cell(x, states, training=False)
+        offset = 0
+        for layer, sizes in zip(model.recurrent, self.sizes):
+            states = []
+            for size in sizes:
+                states.append(packed[:, offset : offset + size])
+                offset += size
+            x, states = _invoke(layer.cell, direct, x, states, training=False)
             new_states.extend(states if isinstance(states, (list, tuple)) else [states])
             # Dropout is the identity at inference time: nothing to do.
-        logits = self.poem_model.head(x)
-        return [ops.log_softmax(ops.cast(logits, "float32"), axis=-1), *new_states]
+        logits = _invoke(model.head, direct, x)
+        return [ops.log_softmax(ops.cast(logits, "float32"), axis=-1), ops.concatenate(new_states, axis=-1)]
+
+
+def _invoke(layer, direct: bool, *args, training=None):
+    """``layer(*args)``, through ``layer.call`` when ``direct``; ``training`` only if the layer's call takes it."""
+    kwargs = {}
+    if training is not None and getattr(layer, "_call_has_training_arg", True):
+        kwargs["training"] = training
+    return layer.call(*args, **kwargs) if direct else layer(*args, **kwargs)
 
 
 class _Prefill(keras.Model):
@@ -94,26 +124,34 @@ class StepDecoder:
         self.vocab = model.vocab
         self.vocab_size = len(model.vocab)
         self.state_counts = [_num_states(layer.cell) for layer in model.recurrent]
-        self._one_step = _OneStep(model, name="one_step")
+        self._sizes = [_state_sizes(layer.cell) for layer in model.recurrent]
+        self._flat_sizes = [size for sizes in self._sizes for size in sizes]
+        self._one_step = _OneStep(model, self._sizes, name="one_step")
         self._prefill = _Prefill(model, name="prefill")
 
     @classmethod
     def of(cls, model) -> StepDecoder:
         """The step decoder of ``model``, kept while the model lives (its compiled functions are reused)."""
-        stepper = _STEPPERS.get(model)
-        if stepper is None:
-            stepper = _STEPPERS[model] = cls(model)
+        stepper = model.__dict__.get(_CACHE_ATTRIBUTE)
+        if not isinstance(stepper, cls):
+            stepper = cls(model)
+            # object.__setattr__: not a tracked Keras attribute (nothing is saved with the model), and no cycle
+            # through a global cache keeps the model alive after its last user lets go.
+            object.__setattr__(model, _CACHE_ATTRIBUTE, stepper)
         return stepper
 
     # -- state ------------------------------------------------------------------------------------------------
     def initial_state(self, batch: int) -> State:
         """All-zero states for ``batch`` rows (what the recurrent layers start from)."""
         state = []
-        for layer, count in zip(self.model.recurrent, self.state_counts):
-            initial = layer.cell.get_initial_state(batch_size=batch)
+        for layer in self.model.recurrent:
+            cell = layer.cell
+            if type(cell).get_initial_state in _ZERO_INITIAL_STATE:  # built-in cells: zeros, made on the host
+                state.append(tuple(np.zeros((batch, size), dtype=np.float32) for size in _state_sizes(cell)))
+                continue
+            initial = cell.get_initial_state(batch_size=batch)
             initial = initial if isinstance(initial, (list, tuple)) else [initial]
             state.append(tuple(np.asarray(keras.ops.convert_to_numpy(s), dtype=np.float32) for s in initial))
-            assert len(state[-1]) == count
         return state
 
     def start(self, prefix_ids: Sequence[int], batch: int = 1) -> State:
@@ -150,9 +188,11 @@ class StepDecoder:
         flat = [s for layer in state for s in layer]
         if any(s.shape[0] != tokens.shape[0] for s in flat):
             raise ValueError(f"{tokens.shape[0]} tokens for a state of {flat[0].shape[0]} rows")
-        outputs = self._one_step.predict_on_batch([tokens, *flat])
-        log_probs = np.asarray(outputs[0], dtype=np.float32)
-        return log_probs, self._unflatten([np.asarray(s, dtype=np.float32) for s in outputs[1:]])
+        packed = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
+        log_probs, packed = self._one_step.predict_on_batch([tokens, packed])
+        packed = np.asarray(packed, dtype=np.float32)
+        new_flat = np.split(packed, np.cumsum(self._flat_sizes)[:-1], axis=1)
+        return np.asarray(log_probs, dtype=np.float32), self._unflatten(new_flat)
 
     def prime(self, prefix_ids: Sequence[int], batch: int = 1) -> tuple[np.ndarray, State]:
         """``start(prefix[:-1])`` then ``step(prefix[-1])``: the log-probs of the token after ``prefix``, and the state."""
@@ -169,4 +209,4 @@ class StepDecoder:
         return [tuple(s[indices] for s in layer) for layer in state]
 
 
-_STEPPERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_ATTRIBUTE = "_tangpoet_step_decoder"

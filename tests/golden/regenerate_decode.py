@@ -32,7 +32,7 @@ CASES = {
     "greedy-wujue": dict(decoder="greedy", form="五言绝句"),
     "greedy-acrostic": dict(decoder="greedy", form="五言绝句", acrostic="春夜花处", begin="春风"),
     "beam-wujue": dict(decoder="beam", form="五言绝句", beam_width=3, num=3),
-    "beam-acrostic": dict(decoder="beam", acrostic="明月花落", beam_width=4, num=2),
+    "beam-acrostic": dict(decoder="beam", acrostic="明月花落", beam_width=3, num=2),
     "beam-free": dict(decoder="beam", begin="床", max_len=16, beam_width=3, num=2),
 }
 
