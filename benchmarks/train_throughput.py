@@ -52,19 +52,6 @@ PAD_ID = 0  # tangpoet.vocab.PAD_ID; checked in the tangpoet worker
 
 
 # ------------------------------------------------------------------------------------------------- data
-def split_poems(poems, val_split: float, seed: int):
-    """A copy of ``tangpoet.training.split_poems`` (importing that module imports Keras, which the native torch and
-    JAX workers must not do); the tangpoet worker checks that both give the same split."""
-    import numpy as np
-
-    if val_split <= 0 or len(poems) < 2:
-        return list(poems), []
-    order = np.random.default_rng(seed).permutation(len(poems))
-    n_val = min(len(poems) - 1, max(1, int(round(len(poems) * val_split))))
-    val_idx = set(order[:n_val].tolist())
-    return [p for i, p in enumerate(poems) if i not in val_idx], [p for i, p in enumerate(poems) if i in val_idx]
-
-
 def subset(batches, indices):
     """A shallow copy of ``batches`` whose plan is just ``indices`` of the original plan, in that order."""
     import copy
@@ -78,6 +65,7 @@ def prepare(args):
     """Corpus → vocabulary → Batches, exactly as ``tangpoet fit`` does with default options (val split 0.05)."""
     from tangpoet.batching import Batches
     from tangpoet.corpus import read_corpus
+    from tangpoet.split import split_poems
     from tangpoet.vocab import Vocabulary
 
     t0 = time.perf_counter()
@@ -149,9 +137,6 @@ class TangpoetImpl:
         from tangpoet.model import build_model
 
         assert vocab_module.PAD_ID == PAD_ID
-        ours = [p.content for p in split_poems(poems, args.val_split, args.seed)[0]]
-        if ours != [p.content for p in training.split_poems(poems, args.val_split, args.seed)[0]]:
-            raise SystemExit("the benchmark's copy of split_poems no longer matches tangpoet.training.split_poems")
 
         config = training.TrainConfig(
             cell="lstm",

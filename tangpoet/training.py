@@ -25,6 +25,7 @@ from tangpoet.backend import ensure_backend
 from tangpoet.batching import Batches
 from tangpoet.corpus import CorpusReport, Poem
 from tangpoet.errors import ModelFileError, TangpoetError
+from tangpoet.split import corpus_fingerprint, split_poems
 from tangpoet.vocab import PAD_ID, Vocabulary
 
 ensure_backend()
@@ -87,28 +88,6 @@ class TrainResult:
     stopped_early: bool
     seconds: float
     train_tokens: int
-
-
-def split_poems(poems: list[Poem], val_split: float, seed: int) -> tuple[list[Poem], list[Poem]]:
-    """A seeded random split into (train, validation); the validation share is ``val_split``."""
-    if val_split <= 0 or len(poems) < 2:
-        return list(poems), []
-    order = np.random.default_rng(seed).permutation(len(poems))
-    n_val = min(len(poems) - 1, max(1, int(round(len(poems) * val_split))))
-    val_idx = set(order[:n_val].tolist())
-    train = [p for i, p in enumerate(poems) if i not in val_idx]
-    val = [p for i, p in enumerate(poems) if i in val_idx]
-    return train, val
-
-
-def corpus_fingerprint(poems: list[Poem]) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for poem in poems:
-        digest.update(poem.content.encode("utf-8"))
-        digest.update(b"\n")
-    return digest.hexdigest()[:16]
 
 
 def masked_loss() -> keras.losses.Loss:
