@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tangpoet.backend import ensure_backend
+from tangpoet.catalog import BUILTIN_CELLS, CELL_GROUP
 from tangpoet.registry import Registry
 
 ensure_backend()
@@ -35,11 +36,7 @@ RNN = KerasCell("rnn", keras.layers.SimpleRNN)
 LSTM = KerasCell("lstm", keras.layers.LSTM)
 GRU = KerasCell("gru", keras.layers.GRU)
 
-CELLS: Registry = Registry(
-    "cell",
-    "tangpoet.cells",
-    fallback={"rnn": "tangpoet.cells:RNN", "lstm": "tangpoet.cells:LSTM", "gru": "tangpoet.cells:GRU"},
-)
+CELLS: Registry = Registry("cell", CELL_GROUP, fallback=BUILTIN_CELLS)
 
 
 def get_cell(name: str):

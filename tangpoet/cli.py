@@ -56,6 +56,17 @@ def _read(corpus, min_len, max_len, skip_bad_lines):
     return read_corpus(list(corpus), min_len=min_len, max_len=max_len, skip_bad_lines=skip_bad_lines)
 
 
+def _complete(kind: str):
+    """Shell completion for --cell / --decoder: the installed names (read from entry points, no Keras import)."""
+
+    def complete(ctx, param, incomplete):
+        from tangpoet.catalog import available_names
+
+        return [name for name in available_names(kind) if name.startswith(incomplete)]
+
+    return complete
+
+
 def _model_path(model: str | None) -> Path:
     if model is not None:
         return Path(model)
@@ -73,7 +84,13 @@ def main():
 @main.command()
 @click.argument("corpus", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Model file to write (.keras).")
-@click.option("--cell", default="lstm", show_default=True, help="Recurrent cell (see `tangpoet plugins`).")
+@click.option(
+    "--cell",
+    default="lstm",
+    show_default=True,
+    shell_complete=_complete("cell"),
+    help="Recurrent cell: rnn, lstm, gru or a plugin's (see `tangpoet plugins`).",
+)
 @click.option("--layers", "num_layers", type=int, default=2, show_default=True, help="Recurrent layers.")
 @click.option("--units", type=int, default=256, show_default=True, help="Units per recurrent layer.")
 @click.option("--embedding-dim", type=int, default=128, show_default=True)
@@ -81,6 +98,7 @@ def main():
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr-decay", type=float, default=1.0, show_default=True, help="Multiply the learning rate by this each epoch.")
 @click.option("--clip-norm", type=float, default=5.0, show_default=True, help="Global gradient-norm clipping.")
 @click.option("--val-split", type=float, default=0.05, show_default=True, help="Share of poems held out.")
 @click.option("--min-count", type=int, default=1, show_default=True, help="Rarer characters become <unk>.")
@@ -154,7 +172,13 @@ def eval_(corpus, model, batch_size, as_json, min_len, max_len, skip_bad_lines, 
 @click.option("--begin", default="", help="Text the poem starts with, e.g. 床前.")
 @click.option("--acrostic", default="", help="藏头诗: line i starts with character i, e.g. 春夏秋冬.")
 @click.option("--form", default=None, help="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 七绝 五律 七律, wujue qijue wulv qilv).")
-@click.option("--decoder", default="top-p", show_default=True, help="greedy, sample, top-k, top-p or beam.")
+@click.option(
+    "--decoder",
+    default="top-p",
+    show_default=True,
+    shell_complete=_complete("decoder"),
+    help="greedy, sample, top-k, top-p, beam or a plugin's (see `tangpoet plugins`).",
+)
 @click.option("--temperature", type=float, default=None, help="Sampling temperature (sample, top-k, top-p; default 1).")
 @click.option("--top-k", type=int, default=None, help="top-k: sample among the k most likely (default 40).")
 @click.option("--top-p", type=float, default=None, help="top-p: smallest set with this probability (default 0.9).")
@@ -210,6 +234,21 @@ def write(model, begin, acrostic, form, decoder, num, max_len, seed, no_repeat_n
             click.echo("")
         for line in split_lines(poem.text):
             click.echo(line)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {kind, name, distribution, version, builtin, status}.")
+@backend_option
+def plugins(as_json, backend):
+    """The installed cells and decoders: built-in or plugin, from which distribution, and whether they load."""
+    ensure_backend(backend)
+    from tangpoet.catalog import format_table, plugin_table
+
+    rows = plugin_table()
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], ensure_ascii=False))
+    else:
+        click.echo(format_table(rows))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,6 +49,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 2e-3
+    lr_decay: float = 1.0  # the learning rate of epoch e (from 0) is lr * lr_decay**e
     clip_norm: float = 5.0
     val_split: float = 0.05
     min_count: int = 1
@@ -65,6 +66,7 @@ class TrainConfig:
             (0.0 <= self.dropout < 1.0, "--dropout must be in [0, 1)"),
             (0.0 <= self.val_split < 1.0, "--val-split must be in [0, 1)"),
             (self.lr > 0, "--lr must be positive"),
+            (0.0 < self.lr_decay <= 1.0, "--lr-decay must be in (0, 1]"),
             (self.clip_norm > 0, "--clip-norm must be positive"),
             (self.min_count >= 1, "--min-count must be at least 1"),
             (self.patience >= 0, "--patience must not be negative"),
@@ -72,6 +74,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise TangpoetError(message)
+
+    def learning_rate(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (counted from 0): a function of the epoch only, so resume stays exact."""
+        return self.lr * self.lr_decay**epoch
 
     def architecture(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in ARCHITECTURE}
@@ -209,7 +215,11 @@ class _Trainer:
         self._epoch_start = time.perf_counter()
 
     def end_epoch(self, epoch: int, logs: dict) -> None:
-        record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", float("nan"))),
+            "lr": self.config.learning_rate(epoch),
+        }
         if self.scorer is not None:
             evaluation = self.scorer(self.val_batches)
             record.update(val_nll=evaluation.nll, val_ppl=evaluation.perplexity)
@@ -314,6 +324,7 @@ def train(
             if trainer.should_stop():
                 break
             train_batches.set_epoch(epoch)
+            model.optimizer.learning_rate.assign(config.learning_rate(epoch))
             model.fit(
                 epoch_input(train_batches),
                 initial_epoch=epoch,

@@ -116,6 +116,20 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(corpus, tmp_path
         np.testing.assert_allclose(wa, wb, rtol=1e-6, atol=1e-7)
 
 
+def test_lr_decay_sets_each_epochs_learning_rate_and_resumes_exactly(corpus, tmp_path):
+    poems, report = corpus
+    quiet = dict(verbose=0, log=lambda _: None)
+    config = dict(patience=0, lr=0.01, lr_decay=0.5, **TINY)
+    straight = train(poems, report, TrainConfig(epochs=3, **config), tmp_path / "a.keras", **quiet)
+    assert [round(r["lr"], 6) for r in straight.history] == [0.01, 0.005, 0.0025]
+    train(poems, report, TrainConfig(epochs=2, **config), tmp_path / "b.keras", **quiet)
+    resumed = train(poems, report, TrainConfig(epochs=3, **config), tmp_path / "b.keras", resume=True, **quiet)
+    a, b = load_model(tmp_path / "a.keras"), load_model(tmp_path / "b.keras")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6, atol=1e-7)
+    assert resumed.history[-1]["lr"] == pytest.approx(0.0025)
+
+
 def test_resume_takes_the_checkpoints_architecture(corpus, tmp_path):
     poems, report = corpus
     out = tmp_path / "m.keras"

@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tangpoet.catalog import BUILTIN_DECODERS, DECODER_GROUP
 from tangpoet.registry import Registry
 
-# The built-ins, by entry point (group ``tangpoet.decoders``, the path plugins take too); the fallback table serves
-# when tangpoet runs from a source tree without installed metadata. Each loads only when first asked for.
-BUILTIN_DECODERS = {
-    "greedy": "tangpoet.decoding.greedy:GreedyDecoder",
-    "sample": "tangpoet.decoding.sampling:SampleDecoder",
-    "top-k": "tangpoet.decoding.sampling:TopKDecoder",
-    "top-p": "tangpoet.decoding.sampling:TopPDecoder",
-    "beam": "tangpoet.decoding.beam:BeamDecoder",
-}
-DECODERS: Registry = Registry("decoder", "tangpoet.decoders", fallback=BUILTIN_DECODERS)
+# The built-ins come from entry points (group ``tangpoet.decoders``, the path plugins take too); the fallback table
+# serves when tangpoet runs from a source tree without installed metadata. Each loads only when first asked for.
+DECODERS: Registry = Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS)
 
 
 def get_decoder(name: str, **options: Any):

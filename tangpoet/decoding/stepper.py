@@ -142,11 +142,12 @@ class StepDecoder:
 
     # -- state ------------------------------------------------------------------------------------------------
     def initial_state(self, batch: int) -> State:
-        """All-zero states for ``batch`` rows (what the recurrent layers start from)."""
+        """The states ``batch`` rows start from: the cell's ``get_initial_state`` if it has one, else zeros."""
         state = []
         for layer in self.model.recurrent:
             cell = layer.cell
-            if type(cell).get_initial_state in _ZERO_INITIAL_STATE:  # built-in cells: zeros, made on the host
+            custom = getattr(type(cell), "get_initial_state", None)
+            if custom is None or custom in _ZERO_INITIAL_STATE:  # zeros (Keras' own cells, or no method): on the host
                 state.append(tuple(np.zeros((batch, size), dtype=np.float32) for size in _state_sizes(cell)))
                 continue
             initial = cell.get_initial_state(batch_size=batch)
