@@ -233,3 +233,37 @@ def test_training_smoke(registered, tmp_path):
     assert model.cell_name == "mingru" and type(model.recurrent[0].cell).__name__ == "MinGRUCell"
     tokens = np.asarray([model.vocab.encode(poems[0].content, bos=True)], dtype=np.int32)
     assert np.isfinite(numpy(model(tokens))).all()
+
+
+# ------------------------------------------------------------------------------------------------ end to end
+def run_cli(*args, env_extra=None, cwd=None):
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tangpoet", *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+    )
+
+
+def test_a_mingru_model_trains_loads_and_writes_in_fresh_processes(tmp_path):
+    """Through the installed entry point only: each command is a new process that must find the plugin itself."""
+    corpus = tmp_path / "poems.txt"
+    corpus.write_text("\n".join(POEMS * 2) + "\n", encoding="utf-8")
+    model = tmp_path / "mingru.keras"
+    fit = run_cli(
+        "fit", str(corpus), "--out", str(model), "--cell", "mingru", "--layers", "1", "--units", "8",
+        "--embedding-dim", "4", "--epochs", "1", "--batch-size", "4", "--val-split", "0.25",
+    )
+    assert fit.returncode == 0, fit.stderr
+    written = run_cli("write", "--model", str(model), "--form", "五言绝句", "--decoder", "greedy", "--seed", "1")
+    assert written.returncode == 0, written.stderr
+    lines = written.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(len(line) == 6 for line in lines), written.stdout
+
+    # Without the plugin (its entry points switched off, as if uninstalled): one line naming the package, exit 2.
+    missing = run_cli("write", "--model", str(model), env_extra={"TANGPOET_DISABLE_PLUGINS": "1"})
+    assert missing.returncode == 2, missing.stderr
+    errors = [line for line in missing.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, missing.stderr  # (backend libraries may log their own start-up lines to stderr)
+    assert "pip install tangpoet-mingru" in errors[0]
+    assert "Traceback" not in missing.stderr
