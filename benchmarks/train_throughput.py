@@ -3,7 +3,7 @@
 
 For every backend (``--backends``, default: all installed) this measures real (non-pad) characters per second of
 
-* **tangpoet** — a :class:`~tangpoet.model.PoemModel` compiled by ``tangpoet.training._compile`` (Adam with global
+* **tangpoet** — a :class:`~tangpoet.model.PoemModel` compiled by ``tangpoet.training.compile_for_training`` (Adam with global
   clip norm, masked cross-entropy) and driven by ``model.fit`` over ``tangpoet.training._EpochData`` — the same
   ``PyDataset`` that ``tangpoet fit`` hands to ``fit`` — restricted to the timed batches;
 * **native** — the same model size written directly for the backend:
@@ -151,7 +151,7 @@ class TangpoetImpl:
         )
         keras.utils.set_random_seed(config.seed)
         self.model = build_model(vocab, **config.architecture())
-        training._compile(self.model, config)  # exactly what train() does
+        training.compile_for_training(self.model, config)  # exactly what train() does
         self.training = training
         self.params = int(self.model.count_params())
         self.versions = {"keras": keras.__version__, backend: _module_version(backend)}

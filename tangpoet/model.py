@@ -22,6 +22,7 @@ ensure_backend()
 import keras  # noqa: E402
 
 from tangpoet.cells import CELLS, get_cell  # noqa: E402
+from tangpoet.kernels import recurrent_fast_path  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="tangpoet")
@@ -95,8 +96,12 @@ class PoemModel(keras.Model):
         final_states = []
         for i, layer in enumerate(self.recurrent):
             initial = None if states is None else list(states[i])
-            outputs = layer(x, initial_state=initial, training=training)
-            x, layer_states = outputs[0], tuple(outputs[1:])
+            fast = recurrent_fast_path(layer, x)  # torch/JAX fused kernels for Keras' own LSTM/GRU (kernels/)
+            if fast is not None:
+                x, layer_states = fast(layer, x, initial, training=bool(training))
+            else:
+                outputs = layer(x, initial_state=initial, training=training)
+                x, layer_states = outputs[0], tuple(outputs[1:])
             final_states.append(layer_states)
             x = self.dropouts[i](x, training=training)
         return self.head(x), final_states

@@ -30,6 +30,7 @@ from tangpoet.vocab import PAD_ID, Vocabulary
 
 ensure_backend()
 import keras  # noqa: E402
+from keras import ops  # noqa: E402
 
 from tangpoet.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
@@ -96,9 +97,32 @@ class TrainResult:
     train_tokens: int
 
 
+@keras.saving.register_keras_serializable(package="tangpoet")
+def masked_character_nll(targets, logits):
+    """Mean cross-entropy over real characters: ``<pad>`` targets (id 0) are ignored.
+
+    The mask multiplies the per-token cross-entropy ``[batch, time]``, not the ``[batch, time, vocab]`` logits (as
+    Keras' ``ignore_class`` does, which costs ~20 % of a JAX train step on CPU); the result is the same.
+    """
+    nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    mask = ops.cast(ops.not_equal(targets, PAD_ID), nll.dtype)
+    return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="tangpoet")
+class MaskedCharacterNLL(keras.losses.Loss):
+    """:func:`masked_character_nll` as a Keras loss (it already reduces to one number per batch)."""
+
+    def __init__(self, name: str = "masked_character_nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return masked_character_nll(y_true, y_pred)
+
+
 def masked_loss() -> keras.losses.Loss:
-    """Cross-entropy over real characters only: ``<pad>`` targets are ignored and the mean is per real token."""
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
+    """The training loss."""
+    return MaskedCharacterNLL()
 
 
 class _EpochData(keras.utils.PyDataset):
@@ -248,7 +272,8 @@ class _Trainer:
         )
 
 
-def _compile(model: PoemModel, config: TrainConfig) -> None:
+def compile_for_training(model: PoemModel, config: TrainConfig) -> None:
+    """Compile ``model`` as ``train`` does: Adam (``config.lr``) with global-norm clipping and the masked loss."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.lr, global_clipnorm=config.clip_norm),
         loss=masked_loss(),
@@ -295,7 +320,7 @@ def train(
     train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed)
     val_batches = Batches(val_seqs, config.batch_size, shuffle=False) if val_seqs else None
 
-    _compile(model, config)
+    compile_for_training(model, config)
     if optimizer_values is not None:
         model.optimizer.build(model.trainable_variables)
         if len(optimizer_values) != len(model.optimizer.variables):

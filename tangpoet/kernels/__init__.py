@@ -1,5 +1,83 @@
 """The only backend-specific code in tangpoet.
 
-Everything here is reached through a backend check, has a generic (``keras.ops`` / Keras) counterpart, and is
-tested against it. Modules are named after the backend they serve.
+Everything here is reached through a backend check, has a generic (``keras.ops`` / Keras) counterpart, is optional,
+and is tested against that counterpart for equal results. Modules are named after the backend they serve:
+
+- ``tensorflow_input`` — variable-length batches for ``Model.fit`` on TensorFlow (a correctness need, not speed);
+- ``torch_rnn`` — Keras' LSTM/GRU weights run through torch's own fused recurrent kernels, also on CPU (Keras uses
+  them only with cuDNN and otherwise loops over time steps in Python);
+- ``jax_rnn`` — LSTM/GRU as one ``lax.scan`` with the input projection computed for all steps before the scan.
+
+The recurrent fast paths are on by default; ``TANGPOET_FAST_PATHS=0`` or :func:`use_fast_paths` turns them off.
 """
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+
+_override: bool | None = None
+
+
+def fast_paths_enabled() -> bool:
+    """Whether tangpoet may use its backend-specific fast paths (default: yes; ``TANGPOET_FAST_PATHS=0``: no)."""
+    if _override is not None:
+        return _override
+    return os.environ.get("TANGPOET_FAST_PATHS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+@contextlib.contextmanager
+def use_fast_paths(enabled: bool) -> Iterator[None]:
+    """Turn the fast paths on or off inside a ``with`` block (tests compare both ways)."""
+    global _override
+    previous, _override = _override, bool(enabled)
+    try:
+        yield
+    finally:
+        _override = previous
+
+
+def recurrent_fast_path(layer, inputs) -> Callable | None:
+    """A function ``(layer, inputs, initial_state, training) -> (outputs, states)`` equal to ``layer(...)``, or
+    ``None`` where no fast path applies (another backend, another cell or configuration, symbolic inputs)."""
+    if not fast_paths_enabled():
+        return None
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        from tangpoet.kernels import torch_rnn
+
+        return torch_rnn.fast_path(layer, inputs)
+    if backend == "jax":
+        from tangpoet.kernels import jax_rnn
+
+        return jax_rnn.fast_path(layer, inputs)
+    return None
+
+
+def plain_recurrent_layer(layer) -> str | None:
+    """``"lstm"`` / ``"gru"`` if ``layer`` is exactly Keras' LSTM / GRU in the standard configuration the fused
+    kernels compute (tanh/sigmoid, bias, no dropout inside the layer, forward, not unrolled, GRU reset_after,
+    float32), else ``None``."""
+    import keras
+
+    kind = {keras.layers.LSTM: "lstm", keras.layers.GRU: "gru"}.get(type(layer))
+    if kind is None:
+        return None
+    cell = layer.cell
+    standard = (
+        cell.activation is keras.activations.tanh
+        and cell.recurrent_activation is keras.activations.sigmoid
+        and cell.use_bias
+        and not cell.dropout
+        and not cell.recurrent_dropout
+        and not layer.go_backwards
+        and not layer.unroll
+        and layer.return_sequences
+        and layer.return_state
+        and layer.compute_dtype == "float32"
+        and (kind == "lstm" or cell.reset_after)
+    )
+    return kind if standard else None

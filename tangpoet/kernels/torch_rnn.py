@@ -1,0 +1,63 @@
+"""PyTorch: Keras LSTM/GRU weights through torch's fused recurrent kernels (``torch.lstm`` / ``torch.gru``), on CPU too.
+
+Keras' torch backend uses these kernels only with cuDNN; on CPU it runs a Python loop of small ops per time step.
+The weights stay Keras' own variables (torch parameters): they are only transposed/reordered on the way in, so
+autograd trains them as usual and the model file is unchanged. Gate order: Keras LSTM ``[i, f, c, o]`` equals torch's;
+Keras GRU ``[z, r, h]`` becomes torch's ``[r, z, n]``, and Keras' ``reset_after=True`` GRU is torch's formula.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tangpoet.kernels import plain_recurrent_layer
+
+
+def fast_path(layer, inputs):
+    if not isinstance(inputs, torch.Tensor):
+        return None
+    kind = plain_recurrent_layer(layer)
+    return {"lstm": lstm, "gru": gru}.get(kind) if kind else None
+
+
+def _zeros(inputs, units):
+    return inputs.new_zeros((inputs.shape[0], units))
+
+
+def lstm(layer, inputs, initial_state=None, training=False):
+    cell = layer.cell
+    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    units = recurrent.shape[0]
+    if initial_state is None:
+        h0, c0 = _zeros(inputs, units), _zeros(inputs, units)
+    else:
+        h0, c0 = (torch.as_tensor(s, dtype=inputs.dtype, device=inputs.device) for s in initial_state)
+    params = [kernel.t(), recurrent.t(), bias, bias.new_zeros(bias.shape)]
+    outputs, h, c = torch.lstm(
+        inputs, (h0.unsqueeze(0), c0.unsqueeze(0)), params, True, 1, 0.0, bool(training), False, True
+    )
+    return outputs, (h.squeeze(0), c.squeeze(0))
+
+
+def _zr_to_rz(matrix: torch.Tensor) -> torch.Tensor:
+    """Columns ``[z, r, h]`` (Keras) → ``[r, z, h]`` (torch)."""
+    z, r, h = torch.chunk(matrix, 3, dim=-1)
+    return torch.cat([r, z, h], dim=-1)
+
+
+def gru(layer, inputs, initial_state=None, training=False):
+    cell = layer.cell
+    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    units = recurrent.shape[0]
+    if initial_state is None:
+        h0 = _zeros(inputs, units)
+    else:
+        h0 = torch.as_tensor(initial_state[0], dtype=inputs.dtype, device=inputs.device)
+    params = [
+        _zr_to_rz(kernel).t(),
+        _zr_to_rz(recurrent).t(),
+        _zr_to_rz(bias[0]),
+        _zr_to_rz(bias[1]),
+    ]
+    outputs, h = torch.gru(inputs, h0.unsqueeze(0), params, True, 1, 0.0, bool(training), False, True)
+    return outputs, (h.squeeze(0),)
