@@ -6,6 +6,8 @@ For every backend (``--backends``, default: all installed) this measures real (n
 * **tangpoet** — a :class:`~tangpoet.model.PoemModel` compiled by ``tangpoet.training.compile_for_training`` (Adam with global
   clip norm, masked cross-entropy) and driven by ``model.fit`` over ``tangpoet.training._EpochData`` — the same
   ``PyDataset`` that ``tangpoet fit`` hands to ``fit`` — restricted to the timed batches;
+* **generic** — the same as tangpoet with ``TANGPOET_FAST_PATHS=0`` (Keras' own recurrent layers: what the
+  fast paths in ``tangpoet/kernels`` gain);
 * **native** — the same model size written directly for the backend:
 
   - torch: ``nn.Embedding`` + ``nn.LSTM(batch_first=True)`` + ``nn.Linear``, ``torch.optim.Adam``,
@@ -25,6 +27,7 @@ Every (backend, implementation) pair runs in its own fresh subprocess, one after
 (``ru_maxrss``) is per implementation, and the native torch/JAX runs never import Keras. Threads are not pinned.
 
     python benchmarks/train_throughput.py                       # all installed backends, defaults
+    python benchmarks/train_throughput.py --impls tangpoet,native   # skip the generic (fast paths off) run
     python benchmarks/train_throughput.py --backends torch --steps 20 --warmup 5
     python benchmarks/train_throughput.py --json > results.json # JSON on stdout, the table on stderr
 """
@@ -46,7 +49,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "tang.txt"
 BACKENDS = ("jax", "tensorflow", "torch")
-IMPLS = ("tangpoet", "native")
+IMPLS = ("tangpoet", "native", "generic")  # generic: tangpoet with TANGPOET_FAST_PATHS=0
 RESULT_MARK = "@@train_throughput@@ "
 PAD_ID = 0  # tangpoet.vocab.PAD_ID; checked in the tangpoet worker
 
@@ -358,7 +361,7 @@ def worker(args):
     print(f"{tag} {len(warm)} warm-up + {len(timed)} timed steps, lengths {info['timed_lengths']}", file=sys.stderr,
           flush=True)
     t0 = time.perf_counter()
-    if impl_name == "tangpoet":
+    if impl_name in ("tangpoet", "generic"):
         impl = TangpoetImpl(args, backend, vocab, poems)
     else:
         impl = {"torch": TorchImpl, "tensorflow": KerasFunctionalImpl, "jax": JaxImpl}[backend](args, vocab)
@@ -440,6 +443,8 @@ def wait_until_idle(max_wait: float, log) -> float:
 def run_one(args, backend, impl, log):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", f"{backend}:{impl}", *args.passthrough]
     env = dict(os.environ, KERAS_BACKEND=backend)
+    if impl == "generic":  # tangpoet without its backend fast paths (tangpoet/kernels): Keras' own layers
+        env["TANGPOET_FAST_PATHS"] = "0"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     waited = wait_until_idle(args.wait_idle, log)
     t0 = time.perf_counter()
@@ -466,8 +471,8 @@ def _cell(res, key, spec):
 
 
 def format_table(rows):
-    head = ["backend", "tangpoet chars/s", "native chars/s", "ratio", "tangpoet ms/step", "native ms/step",
-            "peak RSS MB (tp / nat)", "others' CPU (tp / nat)"]
+    head = ["backend", "tangpoet chars/s", "native chars/s", "ratio", "generic chars/s", "fast/generic",
+            "tangpoet ms/step", "native ms/step", "peak RSS MB (tp / nat)", "others' CPU (tp / nat)"]
     lines = []
     for r in rows:
         if r.get("skipped"):
@@ -479,6 +484,8 @@ def format_table(rows):
             _cell(tp, "chars_per_s", ",.0f"),
             _cell(nat, "chars_per_s", ",.0f"),
             f"{r['ratio']:.2f}" if "ratio" in r else "-",
+            _cell(r.get("generic"), "chars_per_s", ",.0f"),
+            f"{r['fast_over_generic']:.2f}" if "fast_over_generic" in r else "-",
             _cell(tp, "ms_per_step", ",.0f"),
             _cell(nat, "ms_per_step", ",.0f"),
             f"{_cell(tp, 'peak_rss_mb', ',.0f')} / {_cell(nat, 'peak_rss_mb', ',.0f')}",
@@ -594,6 +601,9 @@ def main(argv=None):
         tp, nat = row.get("tangpoet", {}), row.get("native", {})
         if "chars_per_s" in tp and "chars_per_s" in nat:
             row["ratio"] = tp["chars_per_s"] / nat["chars_per_s"]
+        gen = row.get("generic", {})
+        if "chars_per_s" in tp and "chars_per_s" in gen:
+            row["fast_over_generic"] = tp["chars_per_s"] / gen["chars_per_s"]
         rows.append(row)
 
     footer = []

@@ -100,3 +100,29 @@ def test_training_steps_equal_with_and_without_fast_paths(cell):
     np.testing.assert_allclose(losses["fast"], losses["slow"], rtol=1e-4)
     for wf, ws in zip(fast.get_weights(), slow.get_weights()):
         np.testing.assert_allclose(wf, ws, atol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_compiled_step_equals_the_generic_step(cell):
+    from tangpoet.decoding.stepper import StepDecoder
+
+    model, _ = twin_models(cell, 2)
+    stepper = StepDecoder(model)
+    state = stepper.start([2, 5, 6, 7], batch=3)
+    ids = np.array([8, 9, 10])
+    fast_log_probs, fast_state = stepper.step(ids, state)
+    with use_fast_paths(False):
+        slow_log_probs, slow_state = stepper.step(ids, state)
+        assert stepper._compiled[1] == stepper._generic_step
+    np.testing.assert_allclose(fast_log_probs, slow_log_probs, atol=1e-5)
+    for fast_layer, slow_layer in zip(fast_state, slow_state):
+        for f, s in zip(fast_layer, slow_layer):
+            np.testing.assert_allclose(f, s, atol=1e-5)
+    # the compiled step sees weight changes made after it was compiled
+    model.head.bias.assign(np.linspace(-3, 3, len(VOCAB)).astype("float32"))
+    changed, _ = stepper.step(ids, state)
+    assert stepper._compiled[1] != stepper._generic_step  # fast paths back on: the compiled step again
+    with use_fast_paths(False):
+        expected, _ = stepper.step(ids, state)
+    np.testing.assert_allclose(changed, expected, atol=1e-5)
+    assert not np.allclose(changed, fast_log_probs, atol=1e-3)

@@ -5,8 +5,8 @@ The recurrent state is explicit data — a list with one tuple of ``[batch, unit
 rows (beam search), and nothing leaks from one call to the next.
 
 One step (embedding → each layer's ``.cell`` → Dense head → log-softmax) lives in :class:`_OneStep`, a tiny Keras
-model run with ``predict_on_batch``: Keras compiles it per backend (``jax.jit``, ``tf.function``; eager under
-``torch.no_grad``) and hands back numpy arrays. That class is the one place a faster step can be swapped in.
+model. It runs through the backend's compiled step (``tangpoet/kernels/compiled_step.py``: ``jax.jit``,
+``tf.function``, ``torch.inference_mode``) or, with the fast paths off, through ``predict_on_batch``.
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ class StepDecoder:
         self._flat_sizes = [size for sizes in self._sizes for size in sizes]
         self._one_step = _OneStep(model, self._sizes, name="one_step")
         self._prefill = _Prefill(model, name="prefill")
+        self._compiled = None  # (fast paths enabled?, step function)
+        self._one_step.built = True  # it owns no variables: the PoemModel's are built already
 
     @classmethod
     def of(cls, model) -> StepDecoder:
@@ -190,10 +192,26 @@ class StepDecoder:
         if any(s.shape[0] != tokens.shape[0] for s in flat):
             raise ValueError(f"{tokens.shape[0]} tokens for a state of {flat[0].shape[0]} rows")
         packed = flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
-        log_probs, packed = self._one_step.predict_on_batch([tokens, packed])
+        log_probs, packed = self._step_function()(tokens, packed)
         packed = np.asarray(packed, dtype=np.float32)
         new_flat = np.split(packed, np.cumsum(self._flat_sizes)[:-1], axis=1)
         return np.asarray(log_probs, dtype=np.float32), self._unflatten(new_flat)
+
+    def _step_function(self):
+        """The backend's compiled step (tangpoet/kernels/compiled_step.py), or the generic ``predict_on_batch``."""
+        from tangpoet.kernels import fast_paths_enabled
+
+        enabled = fast_paths_enabled()
+        if self._compiled is None or self._compiled[0] != enabled:
+            from tangpoet.kernels.compiled_step import compiled_step
+
+            fast = compiled_step(self._one_step) if enabled else None
+            self._compiled = (enabled, fast or self._generic_step)
+        return self._compiled[1]
+
+    def _generic_step(self, tokens, packed):
+        log_probs, packed = self._one_step.predict_on_batch([tokens, packed])
+        return np.asarray(log_probs), np.asarray(packed)
 
     def prime(self, prefix_ids: Sequence[int], batch: int = 1) -> tuple[np.ndarray, State]:
         """``start(prefix[:-1])`` then ``step(prefix[-1])``: the log-probs of the token after ``prefix``, and the state."""
