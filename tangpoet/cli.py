@@ -237,6 +237,17 @@ def write(model, begin, acrostic, form, decoder, num, max_len, seed, no_repeat_n
 
 
 @main.command()
+@click.option("--model", "-m", default=None, help="Model file (default: the bundled model).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(model, as_json):
+    """What a model is: cell, sizes, vocabulary, training corpus, held-out NLL, versions (no Keras needed)."""
+    from tangpoet.model_info import describe, format_info
+
+    summary = describe(_model_path(model))
+    click.echo(json.dumps(summary, ensure_ascii=False) if as_json else format_info(summary))
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {kind, name, distribution, version, builtin, status}.")
 @backend_option
 def plugins(as_json, backend):

@@ -16,6 +16,7 @@ from typing import Any
 
 from tangpoet.backend import ensure_backend
 from tangpoet.errors import ModelFileError
+from tangpoet.model_info import read_config
 from tangpoet.vocab import Vocabulary
 
 ensure_backend()
@@ -157,34 +158,31 @@ def atomic_path(path: Path, suffix: str = ".keras") -> Path:
     return Path(tmp)
 
 
+def _without_training_state(model: PoemModel) -> PoemModel:
+    """``model`` itself, or for a compiled model an uncompiled copy with the same weights: Keras would otherwise
+    store the optimizer's variables (Adam: twice the weights) in the file. Checkpoints keep them; models do not."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = PoemModel.from_config(model.get_config())
+    copy.build()
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_model(model: PoemModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` atomically: a crash mid-write never leaves a half-written file at ``path``."""
+    """Write ``model`` to ``path`` atomically (a crash mid-write never leaves a half-written file at ``path``), without
+    optimizer state."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"model files end in .keras: {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic_path(path)
     try:
-        model.save(tmp)
+        _without_training_state(model).save(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The model's config (architecture, vocabulary, metadata) read from the file without building the model."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ModelFileError(f"{path} is damaged or not a .keras model file ({exc})") from None
-    if not isinstance(config, dict) or config.get("class_name") != "PoemModel":
-        raise ModelFileError(f"{path} is a Keras file but not a tangpoet model")
-    return config["config"]
 
 
 def require_cell(config: dict[str, Any], path: Path) -> None:

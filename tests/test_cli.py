@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 
+import keras
 import pytest
 from click.testing import CliRunner
 
@@ -168,13 +169,39 @@ def test_undecodable_corpus_names_file_and_line(tmp_path):
     assert_user_error(result, "bad.txt:2", "UTF-8")
 
 
-def test_eval_without_model_says_to_pass_one(corpus_file):
-    from tangpoet.pretrained import DEFAULT_MODEL
+def test_eval_without_model_or_bundled_model_says_to_pass_one(corpus_file, tmp_path, monkeypatch):
+    import tangpoet.pretrained
 
-    if DEFAULT_MODEL.exists():
-        pytest.skip("a bundled model is installed")
+    monkeypatch.setattr(tangpoet.pretrained, "DEFAULT_MODEL", tmp_path / "none.keras")
     result = CliRunner().invoke(main, ["eval", str(corpus_file)])
     assert_user_error(result, "--model")
+
+
+def test_info_describes_a_trained_model(trained):
+    out, _ = trained
+    result = CliRunner().invoke(main, ["info", "--model", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    from tangpoet.model import load_model
+
+    model = load_model(out)
+    assert info["cell"] == model.cell_name and info["units"] == model.units and info["num_layers"] == model.num_layers
+    assert info["vocab_size"] == len(model.vocab)
+    assert info["parameters"] == model.count_params()
+    assert info["val_nll"] == pytest.approx(model.metadata["training"]["val_nll"])
+    assert info["corpus"]["kept"] == model.metadata["corpus"]["kept"]
+    assert info["keras_version"] == keras.__version__
+    text = CliRunner().invoke(main, ["info", "--model", str(out)])
+    assert text.exit_code == 0
+    for fragment in ("held-out   NLL", f"{info['vocab_size']:,} tokens", "keras " + keras.__version__):
+        assert fragment in text.output, text.output
+
+
+def test_info_on_a_damaged_or_missing_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    assert_user_error(CliRunner().invoke(main, ["info", "--model", str(bad)]), "damaged")
+    assert_user_error(CliRunner().invoke(main, ["info", "--model", str(tmp_path / "gone.keras")]), "not found")
 
 
 def test_python_dash_m_runs_with_the_backend_flag(trained, corpus_file, backend):

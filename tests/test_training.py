@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -101,6 +103,10 @@ def test_training_writes_a_model_with_metadata_and_a_checkpoint(corpus, tmp_path
     assert meta["hyperparameters"]["units"] == 8
     assert meta["training"]["val_nll"] == pytest.approx(result.best_val_nll)
     assert not list(tmp_path.glob(".*tmp*")), "temporary files left behind"
+    # the model file holds the weights only; the optimizer state lives in the checkpoint
+    with zipfile.ZipFile(out) as archive:
+        with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+            assert "optimizer" not in weights
 
 
 def test_resume_continues_exactly_where_the_checkpoint_left_off(corpus, tmp_path):
