@@ -7,10 +7,9 @@ every backend, so a file saved on one backend loads on the others and gives the 
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,24 @@ from tangpoet.vocab import Vocabulary
 ensure_backend()
 import keras  # noqa: E402
 
-from tangpoet.cells import CELLS, get_cell  # noqa: E402
+from tangpoet.cells import CELLS, KerasCell, get_cell  # noqa: E402
 from tangpoet.kernels import recurrent_fast_path  # noqa: E402
+
+
+_placeholder_initialisers = False
+
+
+@contextlib.contextmanager
+def _weights_will_be_loaded():
+    """Inside: new PoemModels start from zeros instead of random weights, because the caller overwrites them at
+    once. Random initialisers are not free — the orthogonal recurrent initialiser is a QR decomposition, compiled
+    on JAX — and loading a model would otherwise pay seconds for weights it throws away."""
+    global _placeholder_initialisers
+    previous, _placeholder_initialisers = _placeholder_initialisers, True
+    try:
+        yield
+    finally:
+        _placeholder_initialisers = previous
 
 
 @keras.saving.register_keras_serializable(package="tangpoet")
@@ -63,19 +78,24 @@ class PoemModel(keras.Model):
         spec = get_cell(cell)
         # Which distribution provides the cell, so that loading can name the package to install when it is missing.
         self.cell_distribution = cell_distribution or CELLS.entry(cell).distribution
-        self.embedding = keras.layers.Embedding(len(self.vocab), self.embedding_dim, name="embedding")
+        placeholder = _placeholder_initialisers
+        zeros = {"embeddings_initializer": "zeros"} if placeholder else {}
+        self.embedding = keras.layers.Embedding(len(self.vocab), self.embedding_dim, name="embedding", **zeros)
+        recurrent_zeros = {}
+        if placeholder and isinstance(spec, KerasCell):  # a plugin cell's options are its own business
+            recurrent_zeros = {"kernel_initializer": "zeros", "recurrent_initializer": "zeros"}
         self.recurrent = [
             spec.layer(
                 self.units,
                 return_sequences=True,
                 return_state=True,
                 name=f"{cell}_{i}",
-                **self.cell_options,
+                **{**recurrent_zeros, **self.cell_options},
             )
             for i in range(self.num_layers)
         ]
         self.dropouts = [keras.layers.Dropout(self.dropout_rate, name=f"dropout_{i}") for i in range(self.num_layers)]
-        self.head = keras.layers.Dense(len(self.vocab), name="head")
+        self.head = keras.layers.Dense(len(self.vocab), name="head", **({"kernel_initializer": "zeros"} if placeholder else {}))
 
     @property
     def vocab_size(self) -> int:
@@ -163,8 +183,9 @@ def _without_training_state(model: PoemModel) -> PoemModel:
     store the optimizer's variables (Adam: twice the weights) in the file. Checkpoints keep them; models do not."""
     if getattr(model, "optimizer", None) is None:
         return model
-    copy = PoemModel.from_config(model.get_config())
-    copy.build()
+    with _weights_will_be_loaded():
+        copy = PoemModel.from_config(model.get_config())
+        copy.build()
     copy.set_weights(model.get_weights())
     return copy
 
@@ -203,7 +224,8 @@ def load_model(path: str | os.PathLike) -> PoemModel:
     path = Path(path)
     require_cell(read_config(path), path)  # clear errors before Keras sees the file
     try:
-        model = keras.saving.load_model(path, compile=False)
+        with _weights_will_be_loaded():
+            model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many kinds for damaged archives and weights
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path} could not be loaded: {message}") from None

@@ -55,6 +55,23 @@ def test_prefill_padding_to_a_bucket_is_exact(length):
     np.testing.assert_allclose(log_probs[1], full_log_probs(model, prefix)[-1], atol=TOL)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_short_prefixes_are_stepped_and_equal_the_prefill(cell, monkeypatch):
+    import tangpoet.decoding.stepper as stepper_module
+
+    model = tiny_model(cell, 2)
+    stepper = StepDecoder.of(model)
+    prefix = random_prefix(model, 5, seed=7)
+    assert len(prefix) <= stepper_module.STEPPED_PREFIX
+    stepped = stepper.start(prefix, batch=2)
+    monkeypatch.setattr(stepper_module, "STEPPED_PREFIX", 0)  # force the prefill
+    prefilled = stepper.start(prefix, batch=2)
+    for a_layer, b_layer in zip(stepped, prefilled):
+        for a, b in zip(a_layer, b_layer):
+            assert a.shape == b.shape == (2, a.shape[1])
+            np.testing.assert_allclose(a, b, atol=TOL)
+
+
 def test_state_is_explicit_data_and_nothing_leaks_between_calls():
     stepper = StepDecoder.of(tiny_model("lstm", 2))
     state = stepper.start([BOS_ID, 10, 11], batch=2)

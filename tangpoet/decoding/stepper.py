@@ -106,6 +106,9 @@ class _Prefill(keras.Model):
 
 
 PREFILL_BUCKET = 16
+#: Prefixes of at most this many tokens are stepped one token at a time instead of prefilled: the step function is
+#: compiled anyway, while the first prefill of a bucket compiles another function (about a second on JAX).
+STEPPED_PREFIX = 8
 
 
 class StepDecoder:
@@ -168,6 +171,12 @@ class StepDecoder:
         if prefix.shape[1] == 0:
             return self.initial_state(batch)
         length = prefix.shape[1]
+        if length <= STEPPED_PREFIX:  # a few steps cost less than compiling a prefill function (start-up time)
+            state = self.initial_state(1)
+            for token in prefix[0]:
+                _, state = self.step(np.asarray([token], dtype=np.int32), state)
+            rows = np.zeros(batch, dtype=np.int64)
+            return [tuple(s[rows] for s in layer) for layer in state]
         padded = -(-length // PREFILL_BUCKET) * PREFILL_BUCKET
         tokens = np.zeros((1, padded), dtype=np.int32)
         tokens[0, :length] = prefix[0]
