@@ -10,6 +10,8 @@ poem has exactly 64 characters. Methods:
   ``greedy`` and ``beam`` (width 5, the five beams stepped as one batch) decoders: the prompt once through the
   whole-sequence layers, then one compiled step per character (``tangpoet/kernels/compiled_step.py``; with
   ``TANGPOET_FAST_PATHS=0``, ``predict_on_batch``);
+* **step greedy (generic)** — the same with the fast paths off (``TANGPOET_FAST_PATHS=0``): each step through
+  Keras' ``predict_on_batch``;
 * **raw step x64** — the raw compute of a poem: one model step (the step decoder's own compiled step model) called
   64 times in a tight loop on device-resident tensors, compiled the backend's way (``jax.jit``, ``tf.function``,
   ``torch.inference_mode``), the state fed back without a host round trip; batch 1 (greedy) and 5 (beam-5);
@@ -221,6 +223,10 @@ def worker(args) -> dict:
     raw_step("raw step x64 (batch 5)", 5)
     greedy_poem = step_method("step greedy", get_decoder("greedy"))
     step_method("step beam-5", get_decoder("beam", beam_width=5))
+    from tangpoet.kernels import use_fast_paths
+
+    with use_fast_paths(False):  # the generic step: Keras' predict_on_batch instead of the compiled step
+        step_method("step greedy (generic)", get_decoder("greedy"))
     same = {}
     if not args.skip_rerun:
         same["eager"] = rerun("re-run greedy (eager)", eager, warmup=False) == greedy_poem
@@ -294,6 +300,9 @@ def table(results: list[dict]) -> str:
             f"beam-5 / raw batch-5 compute = {beam['ms_per_poem'] / raw5['ms_per_poem']:.2f}x",
             f"beam-5 / greedy = {ratio_beam:.2f}x ({'ok' if ratio_beam <= 2 else 'MISSES'} <= 2x)",
         ]
+        if "step greedy (generic)" in by:
+            parts.append(f"compiled step vs generic predict_on_batch: "
+                         f"{by['step greedy (generic)']['ms_per_poem'] / greedy['ms_per_poem']:.2f}x faster")
         for key in ("re-run greedy (eager)", "re-run greedy (compiled)"):
             if key in by:
                 speedup = by[key]["ms_per_poem"] / greedy["ms_per_poem"]

@@ -1,0 +1,48 @@
+"""The bundled model: present in the package, loads and writes on every backend, and `eval`/`info` use it."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from tangpoet.cli import main
+from tangpoet.pretrained import DEFAULT_MODEL, default_model_path
+
+
+def test_the_bundled_model_is_package_data_under_25_mb():
+    path = default_model_path()
+    assert path == DEFAULT_MODEL and path.is_file()
+    assert path.stat().st_size <= 25 * 1024 * 1024
+
+
+def test_info_describes_the_bundled_model():
+    result = CliRunner().invoke(main, ["info", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["val_nll"] is not None and info["val_nll"] <= 4.60  # the issue's bar, on held-out Tang poems
+    assert info["corpus"]["kept"] > 40_000 and info["vocab_size"] > 5_000
+
+
+def test_write_with_the_bundled_model_and_beam(backend):
+    result = CliRunner().invoke(main, ["write", "--begin", "山", "--decoder", "beam", "--json"])
+    assert result.exit_code == 0, result.output
+    poem = json.loads(result.output)[0]
+    assert poem["poem"].startswith("山") and poem["finished"] and poem["backend"] == backend
+    assert len(poem["lines"]) >= 2
+
+
+def test_bundled_model_writes_a_form_and_acrostic():
+    result = CliRunner().invoke(main, ["write", "--acrostic", "春夏秋冬", "--form", "七言绝句", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [line[0] for line in lines] == list("春夏秋冬")
+    assert all(len(line) == 8 for line in lines)
+
+
+def test_eval_without_model_uses_the_bundled_one(corpus_file):
+    result = CliRunner().invoke(main, ["eval", str(corpus_file), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["model"] == str(DEFAULT_MODEL)
+    assert 0 < out["nll"] < 8
