@@ -4,8 +4,8 @@
 For every backend (``--backends``, default: all installed) this measures real (non-pad) characters per second of
 
 * **tangpoet** — a :class:`~tangpoet.model.PoemModel` compiled by ``tangpoet.training.compile_for_training`` (Adam with global
-  clip norm, masked cross-entropy) and driven by ``model.fit`` over ``tangpoet.training._EpochData`` — the same
-  ``PyDataset`` that ``tangpoet fit`` hands to ``fit`` — restricted to the timed batches;
+  clip norm, masked cross-entropy) and driven by ``model.fit`` over ``tangpoet.training.epoch_input`` — the same
+  input that ``tangpoet fit`` hands to ``fit`` (a PyDataset; on TensorFlow a tf.data dataset) — restricted to the timed batches;
 * **generic** — the same as tangpoet with ``TANGPOET_FAST_PATHS=0`` (Keras' own recurrent layers: what the
   fast paths in ``tangpoet/kernels`` gain);
 * **native** — the same model size written directly for the backend:
@@ -173,7 +173,7 @@ class TangpoetImpl:
         # PyDataset's batches with Python's ``random``; here the native loop must see the same batches in the same
         # order. The timed batches and their cost are the same either way, only their order differs.
         history = self.model.fit(
-            self.training._EpochData(batches), epochs=1, verbose=0, shuffle=False, callbacks=[self.clock]
+            self.training.epoch_input(batches), epochs=1, verbose=0, shuffle=False, callbacks=[self.clock]
         )
         self.extra = {"jit_compile": bool(self.model.jit_compile)}
         return float(history.history["loss"][-1]), self.clock.ends

@@ -101,8 +101,10 @@ class TrainResult:
 def masked_character_nll(targets, logits):
     """Mean cross-entropy over real characters: ``<pad>`` targets (id 0) are ignored.
 
-    The mask multiplies the per-token cross-entropy ``[batch, time]``, not the ``[batch, time, vocab]`` logits (as
-    Keras' ``ignore_class`` does, which costs ~20 % of a JAX train step on CPU); the result is the same.
+    The mask multiplies the per-token ``[batch, time]`` cross-entropy, not the ``[batch, time, vocab]`` logits as
+    Keras' ``ignore_class`` does. Measured train steps/s with ignore_class → this (1 × 256 LSTM, vocabulary 6,000,
+    batch 64): tensorflow 2.34 → 3.70, jax 2.23 → 2.60, torch 2.01 → 2.51. (``logsumexp - take_along_axis`` was
+    3 % / 4 % faster on jax / torch but 17 % slower on tensorflow.) Same value as Keras' masked loss (tested).
     """
     nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     mask = ops.cast(ops.not_equal(targets, PAD_ID), nll.dtype)

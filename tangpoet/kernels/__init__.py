@@ -6,7 +6,10 @@ and is tested against that counterpart for equal results. Modules are named afte
 - ``tensorflow_input`` — variable-length batches for ``Model.fit`` on TensorFlow (a correctness need, not speed);
 - ``torch_rnn`` — Keras' LSTM/GRU weights run through torch's own fused recurrent kernels, also on CPU (Keras uses
   them only with cuDNN and otherwise loops over time steps in Python);
-- ``jax_rnn`` — LSTM/GRU as one ``lax.scan`` with the input projection computed for all steps before the scan.
+- ``compiled_step`` — the step decoder's one step through ``jax.jit`` / ``tf.function`` / ``torch.inference_mode``.
+
+(A JAX LSTM/GRU with the input projection hoisted out of ``lax.scan`` was tried and measured slower than Keras' own
+scan on CPU — 4,733 vs 5,178 characters/s in ``benchmarks/train_throughput.py`` — so there is none.)
 
 The recurrent fast paths are on by default; ``TANGPOET_FAST_PATHS=0`` or :func:`use_fast_paths` turns them off.
 """
@@ -50,10 +53,6 @@ def recurrent_fast_path(layer, inputs) -> Callable | None:
         from tangpoet.kernels import torch_rnn
 
         return torch_rnn.fast_path(layer, inputs)
-    if backend == "jax":
-        from tangpoet.kernels import jax_rnn
-
-        return jax_rnn.fast_path(layer, inputs)
     return None
 
 
