@@ -56,15 +56,21 @@ def _read(corpus, min_len, max_len, skip_bad_lines):
     return read_corpus(list(corpus), min_len=min_len, max_len=max_len, skip_bad_lines=skip_bad_lines)
 
 
-def _complete(kind: str):
-    """Shell completion for --cell / --decoder: the installed names (read from entry points, no Keras import)."""
+def plugin_option(kind: str, default: str, builtins: str):
+    """``--cell`` / ``--decoder``: a plugin name, completed in the shell from the installed entry points (no Keras)."""
 
     def complete(ctx, param, incomplete):
         from tangpoet.catalog import available_names
 
         return [name for name in available_names(kind) if name.startswith(incomplete)]
 
-    return complete
+    return click.option(
+        f"--{kind}",
+        default=default,
+        show_default=True,
+        shell_complete=complete,
+        help=f"{builtins} or a plugin's (see `tangpoet plugins`).",
+    )
 
 
 def _model_path(model: str | None) -> Path:
@@ -84,13 +90,7 @@ def main():
 @main.command()
 @click.argument("corpus", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Model file to write (.keras).")
-@click.option(
-    "--cell",
-    default="lstm",
-    show_default=True,
-    shell_complete=_complete("cell"),
-    help="Recurrent cell: rnn, lstm, gru or a plugin's (see `tangpoet plugins`).",
-)
+@plugin_option("cell", "lstm", "Recurrent cell: rnn, lstm, gru")
 @click.option("--layers", "num_layers", type=int, default=2, show_default=True, help="Recurrent layers.")
 @click.option("--units", type=int, default=256, show_default=True, help="Units per recurrent layer.")
 @click.option("--embedding-dim", type=int, default=128, show_default=True)
@@ -172,13 +172,7 @@ def eval_(corpus, model, batch_size, as_json, min_len, max_len, skip_bad_lines, 
 @click.option("--begin", default="", help="Text the poem starts with, e.g. 床前.")
 @click.option("--acrostic", default="", help="藏头诗: line i starts with character i, e.g. 春夏秋冬.")
 @click.option("--form", default=None, help="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 七绝 五律 七律, wujue qijue wulv qilv).")
-@click.option(
-    "--decoder",
-    default="top-p",
-    show_default=True,
-    shell_complete=_complete("decoder"),
-    help="greedy, sample, top-k, top-p, beam or a plugin's (see `tangpoet plugins`).",
-)
+@plugin_option("decoder", "top-p", "greedy, sample, top-k, top-p, beam")
 @click.option("--temperature", type=float, default=None, help="Sampling temperature (sample, top-k, top-p; default 1).")
 @click.option("--top-k", type=int, default=None, help="top-k: sample among the k most likely (default 40).")
 @click.option("--top-p", type=float, default=None, help="top-p: smallest set with this probability (default 0.9).")

@@ -175,8 +175,7 @@ class StepDecoder:
             state = self.initial_state(1)
             for token in prefix[0]:
                 _, state = self.step(np.asarray([token], dtype=np.int32), state)
-            rows = np.zeros(batch, dtype=np.int64)
-            return [tuple(s[rows] for s in layer) for layer in state]
+            return self.reorder(state, np.zeros(batch, dtype=np.int64))  # the one row, repeated
         padded = -(-length // PREFILL_BUCKET) * PREFILL_BUCKET
         tokens = np.zeros((1, padded), dtype=np.int32)
         tokens[0, :length] = prefix[0]

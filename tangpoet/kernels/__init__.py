@@ -54,29 +54,3 @@ def recurrent_fast_path(layer, inputs) -> Callable | None:
 
         return torch_rnn.fast_path(layer, inputs)
     return None
-
-
-def plain_recurrent_layer(layer) -> str | None:
-    """``"lstm"`` / ``"gru"`` if ``layer`` is exactly Keras' LSTM / GRU in the standard configuration the fused
-    kernels compute (tanh/sigmoid, bias, no dropout inside the layer, forward, not unrolled, GRU reset_after,
-    float32), else ``None``."""
-    import keras
-
-    kind = {keras.layers.LSTM: "lstm", keras.layers.GRU: "gru"}.get(type(layer))
-    if kind is None:
-        return None
-    cell = layer.cell
-    standard = (
-        cell.activation is keras.activations.tanh
-        and cell.recurrent_activation is keras.activations.sigmoid
-        and cell.use_bias
-        and not cell.dropout
-        and not cell.recurrent_dropout
-        and not layer.go_backwards
-        and not layer.unroll
-        and layer.return_sequences
-        and layer.return_state
-        and layer.compute_dtype == "float32"
-        and (kind == "lstm" or cell.reset_after)
-    )
-    return kind if standard else None
