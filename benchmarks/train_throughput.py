@@ -146,6 +146,7 @@ class TangpoetImpl:
             num_layers=1,
             units=args.units,
             embedding_dim=args.embedding_dim,
+            tie_embeddings=args.tie_embeddings,
             dropout=0.0,
             batch_size=args.batch_size,
             lr=args.lr,
@@ -517,6 +518,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--units", type=int, default=256)
     p.add_argument("--embedding-dim", type=int, default=128)
+    p.add_argument("--tie-embeddings", action="store_true",
+                   help="tangpoet's tied output layer (as fit --tie-embeddings); tangpoet/generic only")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--clip-norm", type=float, default=5.0)
     p.add_argument("--val-split", type=float, default=0.05, help="held out as tangpoet fit does (default: 0.05)")
@@ -531,7 +534,7 @@ def parse_args(argv=None):
         "--corpus", str(Path(args.corpus).resolve()), "--steps", str(args.steps), "--warmup", str(args.warmup),
         "--batch-size", str(args.batch_size), "--units", str(args.units), "--embedding-dim", str(args.embedding_dim),
         "--lr", repr(args.lr), "--clip-norm", repr(args.clip_norm), "--val-split", repr(args.val_split),
-        "--seed", str(args.seed),
+        "--seed", str(args.seed), *(["--tie-embeddings"] if args.tie_embeddings else []),
     ]
     return args
 
@@ -550,6 +553,8 @@ def main(argv=None):
     for name in impls:
         if name not in IMPLS:
             raise SystemExit(f"unknown implementation {name!r}: choose from {', '.join(IMPLS)}")
+    if args.tie_embeddings and "native" in impls:
+        raise SystemExit("--tie-embeddings: the native references have no tied output layer; pass --impls tangpoet,generic")
     if not Path(args.corpus).exists():
         raise SystemExit(f"corpus not found: {args.corpus} (pass --corpus PATH)")
 
@@ -563,7 +568,7 @@ def main(argv=None):
         f"{platform.platform()}",
         f"cores: {os.cpu_count()} ({usable} usable), threads not pinned · load average at start "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
-        f"model: 1 x {args.units} LSTM, embedding {args.embedding_dim}, batch {args.batch_size}, Adam lr {args.lr:g} "
+        f"model: 1 x {args.units} LSTM, embedding {args.embedding_dim}{' tied to the output' if args.tie_embeddings else ''}, batch {args.batch_size}, Adam lr {args.lr:g} "
         f"global clip norm {args.clip_norm:g}, masked loss · corpus {args.corpus}",
         f"steps: {args.steps} timed, after {args.warmup} warm-up steps plus one per timed sequence length not yet "
         f"seen (compilation) · best of {args.repeat}",

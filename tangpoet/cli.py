@@ -95,6 +95,12 @@ def main():
 @click.option("--units", type=int, default=256, show_default=True, help="Units per recurrent layer.")
 @click.option("--embedding-dim", type=int, default=128, show_default=True)
 @click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout after each recurrent layer.")
+@click.option("--embedding-dropout", type=float, default=0.0, show_default=True, help="Dropout on the character embeddings.")
+@click.option(
+    "--tie-embeddings",
+    is_flag=True,
+    help="Share the embedding matrix with the output layer (through a projection when --units differs from --embedding-dim).",
+)
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Adam learning rate.")

@@ -20,6 +20,7 @@ from tangpoet.vocab import Vocabulary
 
 ensure_backend()
 import keras  # noqa: E402
+from keras import ops  # noqa: E402
 
 from tangpoet.cells import CELLS, KerasCell, get_cell  # noqa: E402
 from tangpoet.kernels import recurrent_fast_path  # noqa: E402
@@ -42,6 +43,44 @@ def _weights_will_be_loaded():
 
 
 @keras.saving.register_keras_serializable(package="tangpoet")
+class TiedHead(keras.layers.Layer):
+    """Output layer that shares the embedding matrix ``E`` (weight tying): ``logits = (x · P) · Eᵀ + b``.
+
+    ``P`` projects the recurrent output (``units`` wide) to the embedding width; it is left out when the two are equal.
+    Tying removes the ``units × vocab`` output matrix (most of a small model's weights, and most of its rare-character
+    overfitting) and, with a projection to a narrower embedding, most of the output layer's compute as well.
+    The embedding layer is referenced, not tracked, so its matrix is saved once, with the embedding.
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int, units: int, *, placeholder: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.embedding_dim, self.units = int(vocab_size), int(embedding_dim), int(units)
+        self.projection = None
+        if self.units != self.embedding_dim:
+            init = {"kernel_initializer": "zeros"} if placeholder else {}
+            self.projection = keras.layers.Dense(self.embedding_dim, use_bias=False, name="projection", **init)
+        self._embedding_matrix = None  # a function returning E, set by bind(); a plain callable is not tracked
+
+    def bind(self, embedding: keras.layers.Embedding) -> None:
+        self._embedding_matrix = lambda: embedding.embeddings
+
+    def build(self, input_shape):
+        if self.projection is not None:
+            self.projection.build(input_shape)
+        self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, x):
+        if self.projection is not None:
+            x = self.projection(x)
+        matrix = ops.cast(self._embedding_matrix(), x.dtype)
+        return ops.matmul(x, ops.transpose(matrix)) + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.vocab_size,)
+
+
+@keras.saving.register_keras_serializable(package="tangpoet")
 class PoemModel(keras.Model):
     """A character language model over poems.
 
@@ -57,6 +96,8 @@ class PoemModel(keras.Model):
         units: int = 256,
         embedding_dim: int = 128,
         dropout: float = 0.0,
+        embedding_dropout: float = 0.0,
+        tie_embeddings: bool = False,
         cell_options: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         cell_distribution: str | None = None,
@@ -69,11 +110,13 @@ class PoemModel(keras.Model):
         self.units = int(units)
         self.embedding_dim = int(embedding_dim)
         self.dropout_rate = float(dropout)
+        self.embedding_dropout_rate = float(embedding_dropout)
+        self.tie_embeddings = bool(tie_embeddings)
         self.cell_options = dict(cell_options or {})
         self.metadata = dict(metadata or {})
         if self.num_layers < 1 or self.units < 1 or self.embedding_dim < 1:
             raise ValueError("num_layers, units and embedding_dim must be positive")
-        if not 0.0 <= self.dropout_rate < 1.0:
+        if not 0.0 <= self.dropout_rate < 1.0 or not 0.0 <= self.embedding_dropout_rate < 1.0:
             raise ValueError("dropout must be in [0, 1)")
         spec = get_cell(cell)
         # Which distribution provides the cell, so that loading can name the package to install when it is missing.
@@ -95,7 +138,13 @@ class PoemModel(keras.Model):
             for i in range(self.num_layers)
         ]
         self.dropouts = [keras.layers.Dropout(self.dropout_rate, name=f"dropout_{i}") for i in range(self.num_layers)]
-        self.head = keras.layers.Dense(len(self.vocab), name="head", **({"kernel_initializer": "zeros"} if placeholder else {}))
+        self.embedding_dropout = keras.layers.Dropout(self.embedding_dropout_rate, name="embedding_dropout")
+        if self.tie_embeddings:
+            self.head = TiedHead(len(self.vocab), self.embedding_dim, self.units, placeholder=placeholder, name="head")
+            self.head.bind(self.embedding)
+        else:
+            init = {"kernel_initializer": "zeros"} if placeholder else {}
+            self.head = keras.layers.Dense(len(self.vocab), name="head", **init)
 
     @property
     def vocab_size(self) -> int:
@@ -114,6 +163,8 @@ class PoemModel(keras.Model):
     def run(self, tokens, states=None, training=False):
         """Logits ``[batch, time, vocab]`` and the final states (one tuple per layer)."""
         x = self.embedding(tokens)
+        if self.embedding_dropout_rate:
+            x = self.embedding_dropout(x, training=training)
         final_states = []
         for i, layer in enumerate(self.recurrent):
             initial = None if states is None else list(states[i])
@@ -140,6 +191,8 @@ class PoemModel(keras.Model):
             units=self.units,
             embedding_dim=self.embedding_dim,
             dropout=self.dropout_rate,
+            embedding_dropout=self.embedding_dropout_rate,
+            tie_embeddings=self.tie_embeddings,
             cell_options=self.cell_options,
             metadata=self.metadata,
             cell_distribution=self.cell_distribution,
@@ -153,6 +206,8 @@ class PoemModel(keras.Model):
             "units": self.units,
             "embedding_dim": self.embedding_dim,
             "dropout": self.dropout_rate,
+            "embedding_dropout": self.embedding_dropout_rate,
+            "tie_embeddings": self.tie_embeddings,
             "cell_options": self.cell_options,
             "vocab_size": self.vocab_size,
         }

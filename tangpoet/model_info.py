@@ -30,12 +30,18 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return config["config"]
 
 
-def parameter_count(cell: str, num_layers: int, units: int, embedding_dim: int, vocab_size: int) -> int | None:
+def parameter_count(
+    cell: str, num_layers: int, units: int, embedding_dim: int, vocab_size: int, tie_embeddings: bool = False
+) -> int | None:
     """Weights of a built-in architecture (``None`` for plugin cells, whose sizes tangpoet cannot know)."""
     gates = {"rnn": 1, "lstm": 4, "gru": 3}.get(cell)
     if gates is None:
         return None
-    total = vocab_size * embedding_dim + units * vocab_size + vocab_size
+    if tie_embeddings:  # the output layer reuses the embedding matrix, through a projection if the widths differ
+        head = (units * embedding_dim if units != embedding_dim else 0) + vocab_size
+    else:
+        head = units * vocab_size + vocab_size
+    total = vocab_size * embedding_dim + head
     features = embedding_dim
     for _ in range(num_layers):
         bias = 2 * gates * units if cell == "gru" else gates * units  # Keras GRU: reset_after, two biases
@@ -61,9 +67,16 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "units": config.get("units"),
         "embedding_dim": config.get("embedding_dim"),
         "dropout": config.get("dropout"),
+        "embedding_dropout": config.get("embedding_dropout", 0.0),
+        "tie_embeddings": bool(config.get("tie_embeddings", False)),
         "vocab_size": vocab_size,
         "parameters": parameter_count(
-            config.get("cell"), config.get("num_layers", 0), config.get("units", 0), config.get("embedding_dim", 0), vocab_size
+            config.get("cell"),
+            config.get("num_layers", 0),
+            config.get("units", 0),
+            config.get("embedding_dim", 0),
+            vocab_size,
+            bool(config.get("tie_embeddings", False)),
         ),
         "corpus": meta.get("corpus"),
         "split": meta.get("split"),
@@ -86,7 +99,10 @@ def format_info(info: dict[str, Any]) -> str:
     arch = (
         f"{info['num_layers']} × {info['units']} {info['cell']}"
         + (f" (from {info['cell_distribution']})" if info.get("cell_distribution") not in (None, "tangpoet") else "")
-        + f", embedding {info['embedding_dim']}, dropout {info['dropout']}"
+        + f", embedding {info['embedding_dim']}"
+        + (" (tied to the output layer)" if info.get("tie_embeddings") else "")
+        + f", dropout {info['dropout']}"
+        + (f", embedding dropout {info['embedding_dropout']}" if info.get("embedding_dropout") else "")
     )
     lines.append(f"cell       {arch}")
     params = f" · {info['parameters']:,} parameters" if info.get("parameters") else ""

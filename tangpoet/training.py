@@ -36,7 +36,7 @@ from tangpoet.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
 from tangpoet.model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
 
-ARCHITECTURE = ("cell", "num_layers", "units", "embedding_dim", "dropout", "cell_options")
+ARCHITECTURE = ("cell", "num_layers", "units", "embedding_dim", "dropout", "embedding_dropout", "tie_embeddings", "cell_options")
 
 
 @dataclass
@@ -46,6 +46,8 @@ class TrainConfig:
     units: int = 256
     embedding_dim: int = 128
     dropout: float = 0.0
+    embedding_dropout: float = 0.0
+    tie_embeddings: bool = False
     cell_options: dict[str, Any] = field(default_factory=dict)
     epochs: int = 10
     batch_size: int = 64
@@ -65,6 +67,7 @@ class TrainConfig:
             (self.units >= 1, "--units must be at least 1"),
             (self.embedding_dim >= 1, "--embedding-dim must be at least 1"),
             (0.0 <= self.dropout < 1.0, "--dropout must be in [0, 1)"),
+            (0.0 <= self.embedding_dropout < 1.0, "--embedding-dropout must be in [0, 1)"),
             (0.0 <= self.val_split < 1.0, "--val-split must be in [0, 1)"),
             (self.lr > 0, "--lr must be positive"),
             (0.0 < self.lr_decay <= 1.0, "--lr-decay must be in (0, 1]"),
