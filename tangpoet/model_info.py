@@ -57,6 +57,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     meta = config.get("metadata") or {}
     training = meta.get("training") or {}
     vocab_size = len(config.get("vocabulary") or [])
+    tied = bool(config.get("tie_embeddings", False))  # absent in files written before tying existed
     history = training.get("history") or []
     return {
         "model": str(path),
@@ -68,7 +69,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "embedding_dim": config.get("embedding_dim"),
         "dropout": config.get("dropout"),
         "embedding_dropout": config.get("embedding_dropout", 0.0),
-        "tie_embeddings": bool(config.get("tie_embeddings", False)),
+        "tie_embeddings": tied,
         "vocab_size": vocab_size,
         "parameters": parameter_count(
             config.get("cell"),
@@ -76,7 +77,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             config.get("units", 0),
             config.get("embedding_dim", 0),
             vocab_size,
-            bool(config.get("tie_embeddings", False)),
+            tied,
         ),
         "corpus": meta.get("corpus"),
         "split": meta.get("split"),

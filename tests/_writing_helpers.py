@@ -33,9 +33,11 @@ def randomize(model, seed: int, scale: float = 0.6) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def tiny_model(cell: str = "lstm", num_layers: int = 2, units: int = 8, seed: int = 0):
+def tiny_model(cell: str = "lstm", num_layers: int = 2, units: int = 8, seed: int = 0, tie_embeddings: bool = False):
     """A random-weight model (cached: one per argument tuple per session, so compiled steps are reused)."""
-    model = build_model(vocab(), cell=cell, num_layers=num_layers, units=units, embedding_dim=6)
+    model = build_model(
+        vocab(), cell=cell, num_layers=num_layers, units=units, embedding_dim=6, tie_embeddings=tie_embeddings
+    )
     randomize(model, seed)
     return model
 

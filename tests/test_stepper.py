@@ -26,10 +26,13 @@ def random_prefix(model, length: int, seed: int = 0) -> np.ndarray:
     return np.concatenate([[BOS_ID], rng.integers(4, len(model.vocab), length - 1)]).astype(np.int32)
 
 
-@pytest.mark.parametrize("num_layers", [1, 2])
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_start_then_steps_equal_the_full_model(cell, num_layers):
-    model = tiny_model(cell, num_layers)
+@pytest.mark.parametrize(
+    "cell, num_layers, tie_embeddings",
+    [(cell, layers, False) for cell in ("rnn", "lstm", "gru") for layers in (1, 2)]
+    + [("lstm", 1, True), ("lstm", 2, True)],  # tied output layer (units 8 projected to the embedding's 6)
+)
+def test_start_then_steps_equal_the_full_model(cell, num_layers, tie_embeddings):
+    model = tiny_model(cell, num_layers, tie_embeddings=tie_embeddings)
     stepper = StepDecoder.of(model)
     prefix = random_prefix(model, 19, seed=num_layers)
     expected = full_log_probs(model, prefix)
