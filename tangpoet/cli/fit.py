@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tangpoet.backend import ensure_backend
+from tangpoet.cli import main
+from tangpoet.cli.common import (
+    EXIT_INTERRUPTED,
+    _read,
+    backend_option,
+    corpus_options,
+    plugin_option,
+)
+from tangpoet.errors import TangpoetError
+
+
+@main.command()
+@click.argument("corpus", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Model file to write (.keras).")
+@plugin_option("cell", "lstm", "Recurrent cell: rnn, lstm, gru")
+@click.option("--layers", "num_layers", type=int, default=2, show_default=True, help="Recurrent layers.")
+@click.option("--units", type=int, default=256, show_default=True, help="Units per recurrent layer.")
+@click.option("--embedding-dim", type=int, default=128, show_default=True)
+@click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout after each recurrent layer.")
+@click.option("--embedding-dropout", type=float, default=0.0, show_default=True, help="Dropout on the character embeddings.")
+@click.option(
+    "--tie-embeddings",
+    is_flag=True,
+    help="Share the embedding matrix with the output layer (through a projection when --units differs from --embedding-dim).",
+)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr-decay", type=float, default=1.0, show_default=True, help="Multiply the learning rate by this each epoch.")
+@click.option("--clip-norm", type=float, default=5.0, show_default=True, help="Global gradient-norm clipping.")
+@click.option("--val-split", type=float, default=0.05, show_default=True, help="Share of poems held out.")
+@click.option("--min-count", type=int, default=1, show_default=True, help="Rarer characters become <unk>.")
+@click.option("--patience", type=int, default=3, show_default=True, help="Early stopping; 0 turns it off.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint OUT.ckpt.")
+@click.option("--force", is_flag=True, help="Overwrite OUT and start over even if a checkpoint exists.")
+@corpus_options
+@backend_option
+def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, **options):
+    """Train a model on CORPUS (title:content lines or chinese-poetry JSON files/folders)."""
+    ensure_backend(backend)
+    out_path = Path(out)
+    if out_path.suffix != ".keras":
+        raise TangpoetError(f"--out must end in .keras: {out}")
+    from tangpoet.training import TrainConfig, checkpoint_path
+
+    ckpt = checkpoint_path(out_path)
+    if not resume and not force:
+        if ckpt.exists():
+            raise TangpoetError(f"a checkpoint exists at {ckpt}: pass --resume to continue or --force to start over")
+        if out_path.exists():
+            raise TangpoetError(f"{out} exists: pass --force to overwrite it")
+    poems, report = _read(corpus, min_len, max_len, skip_bad_lines)
+    click.echo(report.format())
+    config = TrainConfig(**options)
+    config.validate()
+    from tangpoet.cells import get_cell
+    from tangpoet.training import train
+
+    get_cell(config.cell)  # unknown cell: did-you-mean, before any work
+    verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in a log
+    result = train(poems, report, config, out_path, resume=resume, verbose=verbose, log=click.echo)
+    summary = f"saved {result.out}"
+    if result.best_val_nll is not None:
+        summary += f" (epoch {result.best_epoch} of {result.epochs_run}, validation NLL {result.best_val_nll:.4f} nats/char)"
+    click.echo(summary)
+    if result.interrupted:
+        click.echo(f"interrupted: checkpoint {ckpt} is kept; continue with --resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if result.stopped_early:
+        click.echo("stopped early: validation NLL stopped improving")
