@@ -20,9 +20,21 @@ Measured, first without ``--form`` (free writing, ``--max-len`` characters at mo
 then with ``--form 七言绝句`` (``--num`` more poems per decoder): **compliance**, the share of poems that are exactly
 4 verses of 7 characters with ，。，。 — it must be 100 %.
 
+**Regulated verse** (``--tables regulated``, needs the prosody plugin ``tangpoet-rhyme``): for each of the four forms ×
+each decoder, ``--regulated-num`` poems (default 20: begin characters 山 月 春 … in turn, one poem each, seed =
+``--seed`` + index) without and with ``--constraint regulated``:
+
+- **tangpoet check**: the share that passes tangpoet's own checker (``tangpoet.checking``: the form, and the
+  prosody plugin's ``regulated`` rules) — it must be 100 % with the constraint;
+- **pingshui**: the share that passes an outside checker, pingshui-rhyme's ``PoemStructureChecker`` (its rhyme
+  *and* its meter check) on the poem converted to traditional characters (OpenCC ``s2t``);
+- **log-prob/char**: the model's mean log-probability per generated token (what the constraint costs the model);
+  **distinct-2**, **copied verse** as above; **s/poem**: seconds per poem.
+
     python benchmarks/poem_quality.py                               # bundled model, all five decoders
     python benchmarks/poem_quality.py --model my.keras --corpus ../shared/data/tang.txt --num 100 --show 2
     python benchmarks/poem_quality.py --json quality.json
+    python benchmarks/poem_quality.py --tables regulated --regulated-num 20     # the regulated-verse table only
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BEGINS = "山月春风花水云夜秋日江天雨人雪君高青长白"
 DECODERS = ("greedy", "sample", "top-k", "top-p", "beam")
+FORMS = ("五言绝句", "七言绝句", "五言律诗", "七言律诗")
 VERSE_END = "，。？！；"
 
 
@@ -56,6 +69,12 @@ def parse_args(argv=None):
     parser.add_argument("--backend", default=None)
     parser.add_argument("--show", type=int, default=0, help="print this many poems per decoder")
     parser.add_argument("--json", default=None, help="write the figures and every poem to this file")
+    parser.add_argument("--tables", default="quality",
+                        help="comma-separated: quality (free + --form, the default), regulated (the four forms × "
+                             "the decoders, without and with --constraint regulated)")
+    parser.add_argument("--regulated-num", type=int, default=20, help="poems per form, decoder and setting (default 20)")
+    parser.add_argument("--regulated-forms", default=",".join(FORMS))
+    parser.add_argument("--constraint", default="regulated", help="the constraint of the regulated table")
     return parser.parse_args(argv)
 
 
@@ -156,6 +175,24 @@ def main(argv=None) -> int:
     model = load_model(path)
     contents, all_verses = corpus_sets(args.corpus)
     decoders = [d.strip() for d in args.decoders.split(",") if d.strip()]
+    tables = {t.strip() for t in args.tables.split(",") if t.strip()}
+    unknown = tables - {"quality", "regulated"}
+    if unknown:
+        print(f"error: unknown table(s) {', '.join(sorted(unknown))}: choose quality, regulated", file=sys.stderr)
+        return 2
+    report: dict = {}
+    ok = True
+    if "quality" in tables:
+        ok &= quality_tables(model, path, backend, decoders, contents, all_verses, args, report)
+    if "regulated" in tables:
+        ok &= regulated_table(model, path, backend, decoders, contents, all_verses, args, report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0 if ok else 1
+
+
+def quality_tables(model, path, backend, decoders, contents, all_verses, args, report) -> bool:
+    """The free-writing table and the --form compliance column; True when every --form poem complies."""
     print(f"poem quality — model {path.name} · backend {backend} · {args.num} poems per decoder from "
           f"{len(BEGINS)} begin characters · corpus {'(none: no copying check)' if contents is None else args.corpus}",
           flush=True)
@@ -190,10 +227,120 @@ def main(argv=None) -> int:
         print("| " + " | ".join(cells) + " |")
     settings = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "beam_width", "max_len", "seed")}
     print(f"settings: {settings} (None: the decoder's default)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"results": results, "poems": shown, "settings": settings},
-                                              ensure_ascii=False, indent=1), encoding="utf-8")
-    return 0 if all(r["compliance"] == 1.0 for r in results) else 1
+    report.update({"results": results, "poems": shown, "settings": settings})
+    return all(r["compliance"] == 1.0 for r in results)
+
+
+# ------------------------------------------------------------------------------------------------ regulated verse
+def outside_checker():
+    """pingshui-rhyme's ``PoemStructureChecker`` as ``text -> (rhyme ok, meter ok)`` on the text in traditional
+    characters, or None where pingshui-rhyme / OpenCC are missing. pingshui-rhyme's modules import
+    ``pkg_resources`` (gone from setuptools >= 81): a two-line stand-in serves its one call where it is missing."""
+    import os
+    import types
+
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("pkg_resources")
+        shim.resource_filename = lambda module, resource: os.path.join(
+            os.path.dirname(sys.modules[module].__file__), resource)
+        sys.modules["pkg_resources"] = shim
+    try:
+        from opencc import OpenCC
+        from pingshui_rhyme import PoemStructureChecker
+    except ImportError:
+        return None
+    checker, to_traditional = PoemStructureChecker(), OpenCC("s2t").convert
+
+    def check(text: str) -> tuple[bool, bool]:
+        traditional = to_traditional(text)
+        return bool(checker.check_poem_rhyming(traditional)[0]), bool(checker.check_poem_pingze_meter(traditional)[0])
+
+    return check
+
+
+def regulated_rows(model, form: str, decoder: str, constraints, args) -> list[dict]:
+    """``--regulated-num`` poems of ``form``: begin characters in turn, one poem each (seed = --seed + index)."""
+    from tangpoet.writing import write
+
+    rows = []
+    for index in range(args.regulated_num):
+        begin = BEGINS[index % len(BEGINS)]
+        options = {k: v for k, v in options_for(decoder, args).items() if v is not None}
+        start = time.perf_counter()
+        [poem] = write(model, begin=begin, form=form, decoder=decoder, num=1, seed=args.seed + index,
+                       constraints=constraints, **options)
+        seconds = time.perf_counter() - start
+        generated = len(poem.tokens) - len(begin) + int(poem.finished)  # <eos> is a generated token
+        rows.append({"poem": poem.text, "finished": poem.finished, "seconds": seconds,
+                     "log_prob_per_token": poem.log_prob / max(generated, 1)})
+    return rows
+
+
+def regulated_table(model, path, backend, decoders, contents, all_verses, args, report) -> bool:
+    """Forms × decoders, without and with the constraint; True when every constrained poem passes tangpoet check."""
+    from tangpoet.checking import check_poem, default_constraints
+    from tangpoet.decoding.constraints import CONSTRAINTS
+
+    if CONSTRAINTS.resolve(args.constraint.split(":")[0]) is None:
+        print(f"error: no constraint {args.constraint!r}: install the prosody plugin "
+              "(pip install -e plugins/tangpoet-rhyme)", file=sys.stderr)
+        return False
+    checkers = default_constraints([args.constraint])
+    outside = outside_checker()
+    forms = [f.strip() for f in args.regulated_forms.split(",") if f.strip()]
+    print(f"regulated verse — model {path.name} · backend {backend} · {args.regulated_num} poems per cell "
+          f"(begin characters {BEGINS[:args.regulated_num]}) · constraint {args.constraint} · outside checker: "
+          f"{'pingshui-rhyme PoemStructureChecker (rhyme and meter, traditional text)' if outside else 'not installed'}",
+          flush=True)
+    head = ["form", "decoder", "constraint", "poems", "tangpoet check", "pingshui rhyme+meter", "pingshui rhyme",
+            "pingshui meter", "log-prob/char", "distinct-2", "copied verse", "s/poem"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    results, ok = [], True
+    for form in forms:
+        for decoder in decoders:
+            for constraints in ((), (args.constraint,)):
+                rows = regulated_rows(model, form, decoder, constraints, args)
+                for row in rows:
+                    row["violations"] = [v.message for v in check_poem(row["poem"], checkers, form).violations]
+                    if outside:
+                        row["pingshui_rhyme"], row["pingshui_meter"] = outside(row["poem"])
+                n = len(rows)
+                poems = [(r["poem"], r["finished"]) for r in rows]
+                quality = measure(poems, contents, all_verses, False)
+                cell = {
+                    "form": form, "decoder": decoder, "constraint": constraints[0] if constraints else None,
+                    "poems": n,
+                    "tangpoet_check": sum(not r["violations"] for r in rows) / n,
+                    "pingshui": sum(r.get("pingshui_rhyme", False) and r.get("pingshui_meter", False) for r in rows) / n
+                    if outside else None,
+                    "pingshui_rhyme": sum(r.get("pingshui_rhyme", False) for r in rows) / n if outside else None,
+                    "pingshui_meter": sum(r.get("pingshui_meter", False) for r in rows) / n if outside else None,
+                    "log_prob_per_char": sum(r["log_prob_per_token"] for r in rows) / n,
+                    "distinct2": quality["distinct2"],
+                    "copied_verse": quality.get("copied_verse"),
+                    "seconds_per_poem": sum(r["seconds"] for r in rows) / n,
+                    "rows": rows,
+                }
+                if constraints:
+                    ok &= cell["tangpoet_check"] == 1.0
+                results.append(cell)
+                pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+                line = "| " + " | ".join([
+                    form, decoder, cell["constraint"] or "—", str(n), pct(cell["tangpoet_check"]),
+                    pct(cell["pingshui"]), pct(cell["pingshui_rhyme"]), pct(cell["pingshui_meter"]),
+                    f"{cell['log_prob_per_char']:.2f}", f"{cell['distinct2']:.3f}",
+                    "-" if cell["copied_verse"] is None else f"{cell['copied_verse']:.1%}",
+                    f"{cell['seconds_per_poem']:.2f}",
+                ]) + " |"
+                lines.append(line)
+                print(line, flush=True)
+                for row in rows[: args.show]:
+                    print(f"    {row['poem']}  {'; '.join(row['violations'][:2])}", flush=True)
+    print("\n".join(lines))
+    report["regulated"] = {"constraint": args.constraint, "cells": results}
+    return ok
 
 
 if __name__ == "__main__":

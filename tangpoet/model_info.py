@@ -7,27 +7,137 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from tangpoet import limits
 from tangpoet.errors import ModelFileError
 
 
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The model's config (architecture, vocabulary, metadata) read from the file without building the model."""
-    path = Path(path)
+WEIGHTS_MEMBER = "model.weights.h5"
+
+
+def _member_limit(name: str) -> int:
+    return limits.MAX_CONFIG_BYTES if name.endswith(".json") else limits.MAX_MEMBER_BYTES
+
+
+def check_members(archive: zipfile.ZipFile, path: Path) -> dict[str, int]:
+    """The archive's member sizes, after refusing an archive whose members (as their headers say, before anything
+    is inflated) are more than a model file can hold: a small file must not inflate to gigabytes in memory.
+    ``zipfile`` never reads a member past its declared size, so the declared sizes bound what reading costs."""
+    infos = archive.infolist()
+    if len(infos) > limits.MAX_MEMBERS:
+        raise ModelFileError(f"{path} is not a .keras model file: it holds {len(infos):,} members")
+    sizes = {}
+    for info in infos:
+        limit = _member_limit(info.filename)
+        if info.file_size > limit:
+            raise ModelFileError(
+                f"{path} is damaged or hostile: its member {info.filename!r} inflates to {info.file_size:,} bytes,"
+                f" more than a model file may hold ({limit:,}); it was not read"
+            )
+        sizes[info.filename] = info.file_size
+    return sizes
+
+
+def _open(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a directory, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
         with zipfile.ZipFile(path) as archive:
+            sizes = check_members(archive, path)
             config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ModelFileError(f"{path} is damaged or not a .keras model file ({exc})") from None
+    except ModelFileError:
+        raise
+    except KeyError:
+        raise ModelFileError(f"{path} is damaged or not a .keras model file (it has no config.json)") from None
+    except RecursionError:
+        raise ModelFileError(f"{path} is damaged or not a .keras model file (config.json nests too deeply)") from None
+    except Exception as exc:  # an untrusted archive: bad zip, bad compression, encryption, bad JSON, I/O errors
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path} is damaged or not a .keras model file ({reason})") from None
     if not isinstance(config, dict) or config.get("class_name") != "PoemModel":
         raise ModelFileError(f"{path} is a Keras file but not a tangpoet model")
-    return config["config"]
+    inner = config.get("config")
+    if not isinstance(inner, dict):
+        raise ModelFileError(f"{path} is damaged: its config.json holds no model configuration")
+    check_architecture(inner, path)
+    return inner, sizes
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_architecture(config: dict[str, Any], path: Path) -> None:
+    """The fields a model is built from have the right types and sane sizes (before Keras allocates anything)."""
+
+    def bad(what: str):
+        raise ModelFileError(f"{path} is damaged: {what}")
+
+    vocabulary = config.get("vocabulary")
+    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary):
+        bad("its vocabulary is not a list of characters")
+    if not 4 <= len(vocabulary) <= limits.MAX_VOCABULARY:
+        bad(f"its vocabulary has {len(vocabulary):,} entries")
+    if not isinstance(config.get("cell", "lstm"), str):
+        bad("its cell name is not a string")
+    for key, high in (("num_layers", limits.MAX_LAYERS), ("units", limits.MAX_WIDTH), ("embedding_dim", limits.MAX_WIDTH)):
+        value = config.get(key)
+        if not _is_int(value) or not 1 <= value <= high:
+            bad(f"{key} must be a whole number from 1 to {high:,}, got {value!r}")
+    for key in ("dropout", "embedding_dropout"):
+        value = config.get(key, 0.0)
+        if not _is_number(value) or not 0.0 <= value < 1.0:
+            bad(f"{key} must be a number in [0, 1), got {value!r}")
+    if not isinstance(config.get("tie_embeddings", False), bool):
+        bad("tie_embeddings is not true or false")
+    for key in ("cell_options", "metadata"):
+        if not isinstance(config.get(key) or {}, dict):
+            bad(f"{key} is not an object")
+    if not isinstance(config.get("cell_distribution") or "", str):
+        bad("cell_distribution is not a string")
+
+
+def minimum_weights(config: dict[str, Any]) -> int:
+    """Weights the architecture certainly has: exact for the built-in cells; for a plugin cell the embedding, the
+    output layer and one ``features × units`` matrix per layer (every cell maps its input to ``units``)."""
+    vocab = len(config["vocabulary"])
+    units, width, layers = config["units"], config["embedding_dim"], config["num_layers"]
+    tied = config.get("tie_embeddings", False)
+    exact = parameter_count(config.get("cell", "lstm"), layers, units, width, vocab, tied)
+    if exact is not None:
+        return exact
+    head = vocab if tied else units * vocab
+    return vocab * width + head + width * units + (layers - 1) * units * units
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The model's config (architecture, vocabulary, metadata) read from the file without building the model.
+
+    Everything about the file is checked first, as untrusted input: it is a file (not a folder), a zip archive whose
+    members are not larger than a model file may hold, holding a tangpoet config whose architecture fields have the
+    right types and sane sizes, and whose weights member is large enough for that architecture (so a doctored
+    config cannot make Keras allocate gigabytes). Each problem is a one-line :class:`ModelFileError`.
+    """
+    path = Path(path)
+    config, sizes = _open(path)
+    needed = minimum_weights(config)  # stored as at least one byte each, whatever the dtype
+    held = sizes.get(WEIGHTS_MEMBER, 0)
+    if needed > held + 2**20:
+        raise ModelFileError(
+            f"{path} is damaged: its architecture needs {needed:,} weights, but its weights member holds {held:,} bytes"
+        )
+    return config
 
 
 def parameter_count(
@@ -50,48 +160,85 @@ def parameter_count(
     return total
 
 
+def _field(d, key: str, check, default=None):
+    """``d[key]`` if ``d`` is a dict and the value passes ``check``, else ``default`` (metadata is free-form: a
+    value of the wrong type in an old or doctored file is shown as absent, never a crash)."""
+    value = d.get(key) if isinstance(d, dict) else None
+    return value if value is not None and check(value) else default
+
+
+def _corpus(value) -> dict[str, Any] | None:
+    from tangpoet.corpus import CorpusReport
+    from tangpoet.errors import CorpusError
+
+    try:
+        return CorpusReport.from_dict(value).to_dict() if value is not None else None
+    except CorpusError:
+        return None
+
+
+def model_script(config: dict[str, Any]) -> tuple[str, str]:
+    """``(script, source)``: the script the model's corpus was in as recorded at training (``"recorded"``), else as
+    detected from the vocabulary (``"detected"``; ``"unknown"`` without OpenCC)."""
+    from tangpoet import script as scripts
+
+    meta = _field(config, "metadata", lambda v: isinstance(v, dict), {})
+    recorded = _field(_field(meta, "corpus", lambda v: isinstance(v, dict), {}), "script", lambda v: isinstance(v, str))
+    if recorded in scripts.SCRIPTS:
+        return recorded, "recorded"
+    vocabulary = _field(config, "vocabulary", lambda v: isinstance(v, list), [])
+    return scripts.detect(t for t in vocabulary if isinstance(t, str)), "detected"
+
+
 def describe(path: str | os.PathLike) -> dict[str, Any]:
     """A summary of the model in ``path``: architecture, vocabulary, training corpus, held-out NLL, versions."""
     path = Path(path)
     config = read_config(path)
-    meta = config.get("metadata") or {}
-    training = meta.get("training") or {}
-    vocab_size = len(config.get("vocabulary") or [])
+    is_dict, is_str = (lambda v: isinstance(v, dict)), (lambda v: isinstance(v, str))
+    meta = _field(config, "metadata", is_dict, {})
+    training = _field(meta, "training", is_dict, {})
+    vocab_size = len(config["vocabulary"])
     tied = bool(config.get("tie_embeddings", False))  # absent in files written before tying existed
-    history = training.get("history") or []
+    history = _field(training, "history", lambda v: isinstance(v, list), [])
+    split = _field(meta, "split", is_dict)
+    if split is not None:
+        split = {key: split[key] for key in ("train_poems", "val_poems", "seed") if _is_int(split.get(key))}
+    script, script_source = model_script(config)
     return {
         "model": str(path),
         "file_mb": round(path.stat().st_size / 1e6, 2),
-        "cell": config.get("cell"),
+        "cell": config.get("cell", "lstm"),
         "cell_distribution": config.get("cell_distribution"),
-        "num_layers": config.get("num_layers"),
-        "units": config.get("units"),
-        "embedding_dim": config.get("embedding_dim"),
-        "dropout": config.get("dropout"),
+        "num_layers": config["num_layers"],
+        "units": config["units"],
+        "embedding_dim": config["embedding_dim"],
+        "dropout": config.get("dropout", 0.0),
         "embedding_dropout": config.get("embedding_dropout", 0.0),
         "tie_embeddings": tied,
         "vocab_size": vocab_size,
         "parameters": parameter_count(
-            config.get("cell"),
-            config.get("num_layers", 0),
-            config.get("units", 0),
-            config.get("embedding_dim", 0),
-            vocab_size,
-            tied,
+            config.get("cell", "lstm"), config["num_layers"], config["units"], config["embedding_dim"], vocab_size, tied
         ),
-        "corpus": meta.get("corpus"),
-        "split": meta.get("split"),
-        "hyperparameters": meta.get("hyperparameters"),
-        "val_nll": training.get("val_nll"),
-        "val_perplexity": training.get("val_perplexity"),
-        "epochs": training.get("epochs"),
-        "best_epoch": training.get("best_epoch"),
-        "training_seconds": training.get("seconds"),
-        "val_nll_per_epoch": [round(r["val_nll"], 4) for r in history if "val_nll" in r],
-        "backend": meta.get("backend"),
-        "tangpoet_version": meta.get("tangpoet_version"),
-        "keras_version": meta.get("keras_version"),
+        "script": script,
+        "script_source": script_source,
+        "corpus": _corpus(meta.get("corpus")),
+        "split": split,
+        "hyperparameters": _field(meta, "hyperparameters", is_dict),
+        "val_nll": _field(training, "val_nll", _is_number),
+        "val_perplexity": _field(training, "val_perplexity", _is_number),
+        "epochs": _field(training, "epochs", _is_int),
+        "best_epoch": _field(training, "best_epoch", _is_int),
+        "training_seconds": _field(training, "seconds", _is_number),
+        "val_nll_per_epoch": [round(r["val_nll"], 4) for r in history if _field(r, "val_nll", _is_number) is not None],
+        "backend": _field(meta, "backend", is_str),
+        "tangpoet_version": _field(meta, "tangpoet_version", is_str),
+        "keras_version": _field(meta, "keras_version", is_str),
     }
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: strings from a model file never drive the terminal."""
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -108,6 +255,9 @@ def format_info(info: dict[str, Any]) -> str:
     lines.append(f"cell       {arch}")
     params = f" · {info['parameters']:,} parameters" if info.get("parameters") else ""
     lines.append(f"vocabulary {info['vocab_size']:,} tokens{params}")
+    if info.get("script"):
+        how = " (detected from the vocabulary)" if info.get("script_source") == "detected" else ""
+        lines.append(f"script     {info['script']}{how}")
     corpus = info.get("corpus")
     if corpus:
         dropped = ", ".join(f"{n} {reason}" for reason, n in (corpus.get("dropped") or {}).items()) or "none"
@@ -121,8 +271,9 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append(f"split      {split.get('train_poems', 0):,} training / {split.get('val_poems', 0):,} held-out poems (seed {split.get('seed')})")
     if info.get("val_nll") is not None:
         lines.append(
-            f"held-out   NLL {info['val_nll']:.4f} nats/char · perplexity {info['val_perplexity']:.1f}"
-            f" · best epoch {info['best_epoch']} of {info['epochs']}"
+            f"held-out   NLL {info['val_nll']:.4f} nats/char"
+            + (f" · perplexity {info['val_perplexity']:.1f}" if info.get("val_perplexity") is not None else "")
+            + f" · best epoch {info['best_epoch']} of {info['epochs']}"
             + (f" · {info['training_seconds'] / 60:.0f} min training" if info.get("training_seconds") else "")
         )
     if info.get("val_nll_per_epoch"):
@@ -134,4 +285,4 @@ def format_info(info: dict[str, Any]) -> str:
     lines.append(
         f"versions   tangpoet {info.get('tangpoet_version')} · keras {info.get('keras_version')} · trained on {info.get('backend')}"
     )
-    return "\n".join(lines)
+    return _printable("\n".join(lines))

@@ -1,4 +1,5 @@
-"""One registry abstraction, used for recurrent cells (``tangpoet.cells``) and decoders (``tangpoet.decoders``).
+"""One registry abstraction, used for recurrent cells (``tangpoet.cells``), decoders (``tangpoet.decoders``) and
+constraints (``tangpoet.constraints``).
 
 Names come from Python entry points — tangpoet's own built-ins take the same path as third-party plugins — and
 from in-process :meth:`Registry.register` calls (notebooks, tests). Rules:
@@ -7,7 +8,9 @@ from in-process :meth:`Registry.register` calls (notebooks, tests). Rules:
 - built-ins win name clashes; two plugins claiming one name is an error naming both distributions;
 - an unknown name lists what exists and suggests the closest;
 - a plugin that fails to import is reported by name (and listed as broken) and does not break the others;
-- ``TANGPOET_DISABLE_PLUGINS=1`` turns third-party plugins off.
+- ``TANGPOET_DISABLE_PLUGINS=1`` turns third-party plugins off;
+- a registry made with ``aliases=True`` (constraints) also finds a name whatever its case or ``-``/``_``, and by
+  an alias the loaded object lists in its ``aliases`` attribute (e.g. ``格律`` → ``regulated``).
 """
 
 from __future__ import annotations
@@ -66,8 +69,11 @@ class Registry(Generic[T]):
     metadata is not installed (running from a source tree without ``pip install``), so built-ins always exist.
     """
 
-    def __init__(self, kind: str, group: str | None = None, fallback: dict[str, str] | None = None):
+    def __init__(
+        self, kind: str, group: str | None = None, fallback: dict[str, str] | None = None, aliases: bool = False
+    ):
         self.kind = kind
+        self.with_aliases = aliases
         self.group = group
         self.fallback = dict(fallback or {})
         self._entries: dict[str, Entry] | None = None
@@ -155,20 +161,48 @@ class Registry(Generic[T]):
     def __contains__(self, name: str) -> bool:
         return name in self._all()
 
+    def resolve(self, name: str) -> str | None:
+        """The registered name ``name`` stands for (itself, or by case / alias where enabled), or None."""
+        entries = self._all()
+        if name in entries or not self.with_aliases:
+            return name if name in entries else None
+        key = _alias_key(name)
+        for known in entries:
+            if _alias_key(known) == key:
+                return known
+        for known in sorted(entries):  # an alias: load the objects (only on a miss) and read their aliases
+            if key in {_alias_key(a) for a in self.aliases(known)}:
+                return known
+        return None
+
+    def aliases(self, name: str) -> tuple[str, ...]:
+        """The aliases the object registered as ``name`` declares (empty if it declares none or fails to load)."""
+        if not self.with_aliases:
+            return ()
+        try:
+            obj = self.get(name)
+        except (PluginError, UnknownNameError):
+            return ()
+        found = getattr(obj, "aliases", ()) or ()
+        return tuple(str(a) for a in found) if isinstance(found, (tuple, list)) else ()
+
     def entry(self, name: str) -> Entry:
         entries = self._all()
-        if name not in entries:
+        resolved = self.resolve(name)
+        if resolved is None:
             known = sorted(entries)
+            choices = known + [a for k in known for a in self.aliases(k)] if self.with_aliases else known
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; available: {', '.join(known)}"
+                f"unknown {self.kind} {name!r}{did_you_mean(name, choices)}; available: {', '.join(known)}"
             )
-        return entries[name]
+        return entries[resolved]
 
     def entries(self) -> list[Entry]:
         return [self._all()[name] for name in self.names()]
 
     def get(self, name: str) -> T:
         entry = self.entry(name)
+        name = entry.name
         if entry.rivals:
             both = " and ".join([entry.distribution, *entry.rivals])
             raise PluginError(
@@ -191,6 +225,10 @@ class Registry(Generic[T]):
         except PluginError as exc:
             return f"broken: {exc}"
         return "ok"
+
+
+def _alias_key(name: str) -> str:
+    return str(name).strip().lower().replace("_", "-")
 
 
 def _first_line(exc: BaseException) -> str:

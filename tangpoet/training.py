@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tangpoet import __version__
+from tangpoet import __version__, distribute
 from tangpoet.backend import ensure_backend
 from tangpoet.batching import Batches
 from tangpoet.corpus import CorpusReport, Poem
@@ -34,7 +34,10 @@ from keras import ops  # noqa: E402
 
 from tangpoet.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
+from tangpoet.kernels import token_nll  # noqa: E402
 from tangpoet.model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
+from tangpoet.output_guard import SaveGuard  # noqa: E402
+from tangpoet.progress import EpochProgress  # noqa: E402
 
 ARCHITECTURE = ("cell", "num_layers", "units", "embedding_dim", "dropout", "embedding_dropout", "tie_embeddings", "cell_options")
 
@@ -58,6 +61,7 @@ class TrainConfig:
     min_count: int = 1
     seed: int = 0
     patience: int = 3  # epochs without a better validation NLL before stopping; 0 turns early stopping off
+    data_parallel: bool = False  # split each global batch over all devices (tangpoet.distribute)
 
     def validate(self) -> None:
         checks = [
@@ -98,6 +102,8 @@ class TrainResult:
     stopped_early: bool
     seconds: float
     train_tokens: int
+    saved: bool = True  # False: interrupted before this run's first epoch ended, and nothing was written
+    checkpoint_epoch: int | None = None  # the epoch of the checkpoint to --resume from (None: this run has none)
 
 
 @keras.saving.register_keras_serializable(package="tangpoet")
@@ -113,9 +119,11 @@ def masked_character_nll(targets, logits):
     # of the logits and their gradient, ~20 % of a CPU train step on torch); free on the other backends
     logits = ops.reshape(logits, (-1, ops.shape(logits)[-1]))
     targets = ops.reshape(targets, (-1,))
-    nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    nll = token_nll(targets, logits)  # torch: F.cross_entropy (tangpoet/kernels/torch_loss.py)
+    if nll is None:
+        nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     mask = ops.cast(ops.not_equal(targets, PAD_ID), nll.dtype)
-    return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+    return distribute.mean_over_replicas(ops.sum(nll * mask), ops.sum(mask))  # total / count, over all replicas
 
 
 @keras.saving.register_keras_serializable(package="tangpoet")
@@ -232,6 +240,7 @@ class _Trainer:
         self.config = config
         self.out = out
         self.checkpoint = checkpoint_path(out)
+        self.guard = SaveGuard(self.checkpoint)  # a failed save: one line naming the intact checkpoint
         self.scorer = Scorer(model) if val_batches is not None else None
         self.val_batches = val_batches
         self.log = log
@@ -271,7 +280,11 @@ class _Trainer:
         record["seconds"] = state["seconds"]
         state["history"].append(record)
         state["epoch"] = epoch + 1
-        write_checkpoint(self.checkpoint, self.model, state)
+        if distribute.is_chief():
+            with self.guard.saving(self.checkpoint, epoch=epoch + 1):
+                write_checkpoint(self.checkpoint, self.model, state)
+        else:  # other hosts: a throwaway copy (on JAX, saving is a collective every process joins)
+            write_checkpoint(distribute.output_path(self.checkpoint), self.model, state)
         self.stopped_early = self.should_stop()
 
     def should_stop(self) -> bool:
@@ -299,8 +312,15 @@ def train(
     verbose: str | int = "auto",
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Train a model on ``poems`` and write it to ``out`` (a ``.keras`` file)."""
+    """Train a model on ``poems`` and write it to ``out`` (a ``.keras`` file); on all devices with
+    ``config.data_parallel`` (:mod:`tangpoet.distribute`)."""
     config.validate()
+    placement = distribute.plan(config.data_parallel)
+    with distribute.activate(placement):
+        return _train(poems, report, config, out, placement, resume=resume, verbose=verbose, log=log)
+
+
+def _train(poems, report, config, out, placement, *, resume, verbose, log) -> TrainResult:
     out = Path(out)
     if out.suffix != ".keras":
         raise TangpoetError(f"--out must end in .keras: {out}")
@@ -326,8 +346,9 @@ def train(
 
     train_seqs = [vocab.encode(p.content) for p in train_poems]
     val_seqs = [vocab.encode(p.content) for p in val_poems]
-    train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed)
-    val_batches = Batches(val_seqs, config.batch_size, shuffle=False) if val_seqs else None
+    rows = placement.replicas  # data parallel: every batch splits evenly over the devices (masked filler rows)
+    train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed, row_multiple=rows)
+    val_batches = Batches(val_seqs, config.batch_size, shuffle=False, row_multiple=rows) if val_seqs else None
 
     compile_for_training(model, config)
     if optimizer_values is not None:
@@ -337,22 +358,25 @@ def train(
         for variable, value in zip(model.optimizer.variables, optimizer_values):
             variable.assign(value)
 
-    trainer = _Trainer(model, config, out, val_batches, log)
+    trainer = _Trainer(model, config, out, placement.view(val_batches) if val_batches else None, log)
+    trainer.scorer = distribute.global_scorer(trainer.scorer)  # several hosts: the NLL over all of their rows
     if saved is not None:
         trainer.state.update({k: v for k, v in saved.items() if k in trainer.state})
     trainer.state.update(seed=config.seed, val_split=config.val_split, fingerprint=fingerprint)
     start_epoch = trainer.state["epoch"]
+    trainer.guard.checkpoint_epoch = start_epoch or None  # resumed: the checkpoint it continues
 
     log(
         f"vocabulary {len(vocab)} tokens · {len(train_poems)} training poems ({train_batches.real_tokens} characters)"
         f" · {len(val_poems)} validation poems · padding {1 - train_batches.real_tokens / train_batches.padded_tokens():.1%}"
         f" of computed tokens · backend {keras.backend.backend()}"
     )
+    log(distribute.describe(placement))
     if resume:
         log(f"resuming after epoch {start_epoch} from {trainer.checkpoint}")
 
     interrupted = False
-    callbacks = [_EpochEnd(trainer)]
+    callbacks = [_EpochEnd(trainer), EpochProgress(config.epochs)]  # progress last: it prints the epoch's val_nll
     try:
         for epoch in range(start_epoch, config.epochs):
             if trainer.should_stop():
@@ -360,7 +384,7 @@ def train(
             train_batches.set_epoch(epoch)
             model.optimizer.learning_rate.assign(config.learning_rate(epoch))
             model.fit(
-                epoch_input(train_batches),
+                epoch_input(placement.view(train_batches)),
                 initial_epoch=epoch,
                 epochs=epoch + 1,
                 shuffle=False,  # Batches already shuffles, seeded by (seed, epoch); Keras would use global state
@@ -374,7 +398,12 @@ def train(
     if state["best_weights"] is not None:
         model.set_weights(state["best_weights"])
     model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
-    save_model(model, out)
+    wrote = not (interrupted and state["epoch"] == start_epoch)  # Ctrl-C before an epoch ended: write nothing
+    if placement.is_chief and wrote:
+        with trainer.guard.saving(out):
+            save_model(model, out)
+    elif wrote:  # other hosts of a multi-host run: a throwaway copy, as for the checkpoint
+        save_model(model, distribute.output_path(out))
     return TrainResult(
         out=out,
         epochs_run=state["epoch"],
@@ -385,6 +414,8 @@ def train(
         stopped_early=trainer.stopped_early,
         seconds=time.perf_counter() - started,
         train_tokens=train_batches.real_tokens,
+        saved=wrote,
+        checkpoint_epoch=trainer.guard.checkpoint_epoch,
     )
 
 

@@ -7,23 +7,34 @@ unknown characters, an acrostic that does not match the form, a begin text the f
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from tangpoet import script as scripts
+from tangpoet.corpus import normalise_text
 from tangpoet.decoding import get_decoder
-from tangpoet.decoding.base import Candidate
+from tangpoet.decoding.base import Candidate, sort_candidates
 from tangpoet.decoding.forms import LINE_END, get_form
 from tangpoet.errors import DecoderOptionError
+from tangpoet.limits import POEM_BATCH, check_request, check_seed
 
-__all__ = ["Candidate", "resolve_seed", "split_lines", "write"]
+__all__ = ["Candidate", "poem_record", "resolve_seed", "split_lines", "write"]
 
 
 def resolve_seed(seed: int | None) -> int:
     """``seed`` itself, or a fresh random one (so it can be reported and the poem written again)."""
-    return secrets.randbelow(2**31) if seed is None else int(seed)
+    return secrets.randbelow(2**31) if seed is None else check_seed(seed)
+
+
+def _recorded_script(model) -> str | None:
+    """The script the model's training corpus was converted to or detected in, as its metadata records it."""
+    corpus = (getattr(model, "metadata", None) or {}).get("corpus")
+    return corpus.get("script") if isinstance(corpus, dict) else None
 
 
 def split_lines(text: str) -> list[str]:
@@ -39,6 +50,20 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model: str) -> dict[str, Any]:
+    """One written poem as ``tangpoet write --json`` prints it and ``POST /generate`` returns it."""
+    return {
+        "poem": poem.text,
+        "lines": split_lines(poem.text),
+        "score": poem.score,
+        "finished": poem.finished,
+        "decoder": decoder,
+        "seed": seed,
+        "backend": backend,
+        "model": model,
+    }
+
+
 def write(
     model,
     *,
@@ -51,6 +76,9 @@ def write(
     seed: int | None = 0,
     no_repeat: bool = True,
     no_repeat_ngram: int = 0,
+    constraints: Sequence[Any] = (),
+    keywords: Sequence[str] | str = (),
+    script: str | None = None,
     **decoder_options: Any,
 ) -> list[Candidate]:
     """Write up to ``num`` poems with ``model`` (a PoemModel or a path to a model file), best first.
@@ -58,10 +86,19 @@ def write(
     ``decoder`` names a registered decoder (``greedy``, ``sample``, ``top-k``, ``top-p``, ``beam``, or a plugin's);
     ``decoder_options`` are its options (``temperature``, ``top_k``, ``top_p``, ``beam_width``,
     ``length_penalty``); ``None`` values are ignored. The same ``seed`` on the same backend writes the same poems.
+    ``constraints``: names (``"regulated"``, ``"tones:strict"``), ``(name, options)`` pairs or Constraint instances,
+    composed with any decoder; ``keywords``: words of 1–4 characters each poem contains inside one verse.
+    Requests beyond :mod:`tangpoet.limits` are refused before any work; more than ``POEM_BATCH`` poems are written
+    in batches. ``begin`` / ``acrostic`` are read like corpus text (spaces dropped, ASCII ``,.?!;:`` full-width) and
+    may be typed in either script (:func:`tangpoet.script.to_vocabulary`); ``script`` (``"simplified"`` /
+    ``"traditional"``) converts the written poems.
     """
-    from tangpoet.decoding.constraints import build_constraints, check_text
+    from tangpoet.decoding.constraints import build_constraints, check_text, parse_keywords, resolve_constraints
 
     strategy = get_decoder(decoder, **decoder_options)
+    check_request(num=num, max_len=max_len, no_repeat_ngram=no_repeat_ngram, options=decoder_options)
+    if script is not None:
+        scripts.convert("", script)  # an unknown script or no OpenCC: one line before any work
     if not isinstance(num, int) or num < 1:
         raise DecoderOptionError(f"the number of poems must be at least 1, got {num!r}")
     strategy.validate(num)
@@ -69,10 +106,21 @@ def write(
         get_form(form)
     check_text("begin", begin or "")
     check_text("acrostic", acrostic or "")
+    begin, acrostic = normalise_text(begin or ""), normalise_text(acrostic or "")  # exactly like corpus text
+    keywords = parse_keywords(keywords)
+    constraints = tuple(constraints or ())
+    resolve_constraints(constraints, form, acrostic or "", begin or "", keywords)  # unknown names: before loading
+    seed = resolve_seed(seed)
     if isinstance(model, (str, os.PathLike)):
+        from tangpoet.model_info import read_config
+
+        read_config(model)  # a missing, damaged or hostile file: one line before Keras is even imported
         from tangpoet.model import load_model
 
         model = load_model(model)
+    recorded = _recorded_script(model)
+    begin = scripts.to_vocabulary(begin, model.vocab, recorded)  # typed in the other script: converted
+    acrostic = scripts.to_vocabulary(acrostic, model.vocab, recorded)
     constraints = build_constraints(
         model.vocab,
         begin=begin or "",
@@ -81,8 +129,23 @@ def write(
         max_len=max_len,
         no_repeat=no_repeat,
         no_repeat_ngram=no_repeat_ngram,
+        constraints=constraints,
+        keywords=keywords,
+        rng=np.random.default_rng([seed, 12]),  # plan choices: their own stream, so decoding draws stay the same
     )
     from tangpoet.decoding.stepper import StepDecoder
 
-    rng = np.random.default_rng(resolve_seed(seed))
-    return strategy.decode(StepDecoder.of(model), constraints.prompt, constraints.chain, constraints.max_len, rng, num=num)
+    rng = np.random.default_rng(seed)
+    stepper = StepDecoder.of(model)
+    poems: list[Candidate] = []
+    for start in range(0, num, POEM_BATCH):  # bounded memory for any num; one batch (the same poems) up to 64
+        batch = min(POEM_BATCH, num - start)
+        written = strategy.decode(stepper, constraints.prompt, constraints.chain, constraints.max_len, rng, num=batch)
+        poems += written
+        if len(written) < batch:  # a deterministic decoder (greedy) writes one poem whatever num
+            break
+    if num > POEM_BATCH:
+        poems = sort_candidates(poems)
+    if script is not None:
+        poems = [dataclasses.replace(poem, text=scripts.convert(poem.text, script)) for poem in poems]
+    return poems

@@ -49,6 +49,34 @@ def test_damaged_keras_json_is_ignored(clean_env):
     assert backend_module.resolve() == ("jax", "first installed")
 
 
+def test_keras_json_naming_a_backend_not_installed_falls_back_with_a_note(clean_env, monkeypatch):
+    # Keras writes "tensorflow" into keras.json on its first import, whatever backend is installed (issue 11)
+    monkeypatch.setattr(backend_module, "is_installed", lambda name: name == "torch")
+    write_keras_json(clean_env, "tensorflow")
+    assert backend_module.resolve() == ("torch", "first installed")
+    note = backend_module._choose(None)[2]
+    assert note.startswith("note: using backend 'torch' (the first installed)") and "'tensorflow', which is not installed" in note
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # an explicit choice is still an error
+    with pytest.raises(BackendError, match="from KERAS_BACKEND"):
+        backend_module.resolve()
+
+
+def test_keras_json_naming_no_backend_falls_back_with_a_note(clean_env):
+    write_keras_json(clean_env, "mxnet")
+    name, source, note = backend_module._choose(None)
+    assert (name, source) == ("jax", "first installed") and "'mxnet', which is not a Keras backend" in note
+
+
+def test_keras_json_is_written_naming_the_first_installed_and_never_replaced(clean_env, monkeypatch):
+    monkeypatch.setattr(backend_module, "is_installed", lambda name: name != "jax")
+    backend_module._write_keras_json()
+    assert json.loads((clean_env / "keras.json").read_text())["backend"] == "tensorflow"
+    write_keras_json(clean_env, "torch")
+    backend_module._write_keras_json()
+    assert json.loads((clean_env / "keras.json").read_text())["backend"] == "torch"
+    assert [p.name for p in clean_env.iterdir()] == ["keras.json"]  # no temporary file left behind
+
+
 def test_first_installed_in_order_jax_tensorflow_torch(clean_env, monkeypatch):
     monkeypatch.setattr(backend_module, "is_installed", lambda name: name in {"tensorflow", "torch"})
     assert backend_module.resolve() == ("tensorflow", "first installed")

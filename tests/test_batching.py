@@ -68,3 +68,15 @@ def test_invalid_arguments():
         Batches(SEQUENCES, 0)
     with pytest.raises(ValueError):
         Batches([], 4)
+
+
+def test_padded_lengths_are_bucketed_coarser_for_long_poems():
+    from tangpoet.batching import padded_length
+
+    assert [padded_length(n) for n in (1, 8, 9, 120, 128)] == [8, 8, 16, 120, 128]  # multiples of 8 up to 128
+    assert [padded_length(n) for n in (129, 200, 257, 3000)] == [144, 208, 288, 3072]  # 8 lengths per doubling
+    assert padded_length(300, 1) == 300  # pad_multiple 1: no padding beyond the longest poem
+    lengths = range(1, 3000)
+    assert all(padded_length(n) >= n and padded_length(n) % 8 == 0 for n in lengths)
+    assert all(padded_length(n) <= n * 1.125 + 8 for n in lengths)  # at most 1/8 longer (plus the multiple)
+    assert len({padded_length(n) for n in lengths}) < len({-(-n // 8) * 8 for n in lengths}) / 2

@@ -194,3 +194,52 @@ def test_token_classes():
     for special in (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
         assert not classes.char[special] and not classes.line_end[special]
     assert classes.line_position(np.array([v.id(c) for c in "床前明月光，疑是"])) == (1, 2, 5)
+
+
+# -- the constraint package's contract (what plugins build against) --------------------------------------------
+def test_the_contract_names_are_importable_from_the_package():
+    from tangpoet.decoding.constraints import base
+
+    for name in ("LogitsProcessor", "Violation", "PlanContext", "Constraint", "TokenClasses", "NEG_INF", "DEFAULT_MAX_LEN"):
+        assert hasattr(base, name)
+    c = base.Constraint()
+    assert list(c.variants(None)) == [None] and c.processors(None, None) == [] and c.check("", None) == []
+    with pytest.raises(ConstraintError, match="does not take strict"):
+        base.Constraint(strict=True)
+    assert base.Violation("tone", 1, 3, "x").to_dict() == {"rule": "tone", "line": 1, "col": 3, "message": "x"}
+
+
+def test_a_plan_copies_its_masks_and_forces_the_fixed_characters():
+    constraints = build_constraints(vocab(), form="五绝", acrostic="春夏秋冬", keywords=("明月",))
+    plan = constraints.plan
+    assert plan is not None and plan.ctx.allowed.shape == (4, 5, len(vocab()))
+    assert {plan.ctx.fixed[(i, 0)] for i in range(4)} == {vocab().id(c) for c in "春夏秋冬"}
+    line, col = plan.placements["明月"]
+    assert plan.ctx.fixed[(line, col)] == vocab().id("明") and plan.ctx.fixed[(line, col + 1)] == vocab().id("月")
+    copy = plan.ctx.copy()
+    copy.allowed[:] = False
+    copy.fixed.clear()
+    assert plan.ctx.allowed.any() and plan.ctx.fixed
+    text = random_walk(constraints, 3)
+    check_poem(text, form="五绝", acrostic="春夏秋冬")
+    assert "明月" in text and constraints.check(text) == []
+
+
+def test_plans_follow_the_seeded_rng():
+    def places(seed):
+        rng = np.random.default_rng(seed)
+        return build_constraints(vocab(), form="七律", keywords=("明月", "春"), rng=rng).plan.placements
+
+    assert places(1) == places(1)
+    assert len({tuple(sorted(places(s).items())) for s in range(8)}) > 1
+
+
+def test_detect_form_and_form_violations():
+    from tangpoet.decoding.constraints import FormConstraint, detect_form
+
+    assert detect_form("床前明月光，疑是地上霜。举头望明月，低头思故乡。").name == "五言绝句"
+    assert detect_form("床前明月光，疑是地上霜。") is None
+    rules = [v.rule for v in FormConstraint(name="五绝").check("床前明月光，疑是地上霜。举头望明月，低头思故乡了。", None)]
+    assert rules == ["length"]
+    rules = [v.rule for v in FormConstraint().check("床前明月光。疑是地上霜，举头望明月，低头思故乡。", None)]
+    assert rules == ["punctuation", "punctuation"]

@@ -126,3 +126,37 @@ def test_compiled_step_equals_the_generic_step(cell):
         expected, _ = stepper.step(ids, state)
     np.testing.assert_allclose(changed, expected, atol=1e-5)
     assert not np.allclose(changed, fast_log_probs, atol=1e-3)
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_output_layer_as_one_2d_product_equals_the_3d_layer(tie):
+    """``PoemModel.run`` applies the output layer to ``[batch·time, units]`` (XLA on CPU runs a 3-D matmul and its
+    gradient much slower); the logits must equal the layer applied to the 3-D tensor."""
+    from tangpoet.model import _per_position
+
+    keras.utils.set_random_seed(2)
+    model = build_model(VOCAB, cell="lstm", num_layers=1, units=12, embedding_dim=6, tie_embeddings=tie)
+    x = keras.ops.convert_to_tensor(np.random.default_rng(4).normal(size=(3, 9, 12)).astype("float32"))
+    flat = numpy(_per_position(model.head, x))
+    assert flat.shape == (3, 9, len(VOCAB))
+    np.testing.assert_allclose(flat, numpy(model.head(x)), atol=1e-5)
+
+
+def test_masked_loss_equals_with_and_without_the_loss_kernel():
+    """The per-token cross-entropy kernel (torch: F.cross_entropy) gives Keras' value; elsewhere there is none."""
+    from tangpoet.kernels import token_nll
+    from tangpoet.training import masked_character_nll
+
+    rng = np.random.default_rng(7)
+    logits = keras.ops.convert_to_tensor(rng.normal(scale=3.0, size=(4, 5, len(VOCAB))).astype("float32"))
+    targets = rng.integers(1, len(VOCAB), size=(4, 5)).astype("int32")
+    targets[:, -2:] = 0  # padding
+    targets = keras.ops.convert_to_tensor(targets)
+    flat = keras.ops.reshape(logits, (-1, len(VOCAB)))
+    assert (token_nll(keras.ops.reshape(targets, (-1,)), flat) is not None) == (BACKEND == "torch")
+    fast = float(numpy(masked_character_nll(targets, logits)))
+    with use_fast_paths(False):
+        assert token_nll(keras.ops.reshape(targets, (-1,)), flat) is None
+        slow = float(numpy(masked_character_nll(targets, logits)))
+    np.testing.assert_allclose(fast, slow, rtol=1e-6)
+    assert fast > 0

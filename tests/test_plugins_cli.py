@@ -12,6 +12,7 @@ from tangpoet.catalog import BUILTIN_CELLS, BUILTIN_DECODERS, available_names
 from tangpoet.cells import CELLS
 from tangpoet.cli import main
 from tangpoet.decoding import DECODERS
+from tangpoet.decoding.constraints import CONSTRAINTS
 
 from _dist_helpers import make_dist
 
@@ -20,9 +21,11 @@ from _dist_helpers import make_dist
 def fresh_registries():
     CELLS.refresh()
     DECODERS.refresh()
+    CONSTRAINTS.refresh()
     yield
     CELLS.refresh()
     DECODERS.refresh()
+    CONSTRAINTS.refresh()
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def test_plugins_lists_every_builtin_as_ok(fresh_registries):
         for name in names:
             row = rows[(kind, name)]
             assert row["builtin"] is True and row["distribution"] == "tangpoet" and row["status"] == "ok"
-            assert set(row) == {"kind", "name", "distribution", "version", "builtin", "status"}
+            assert set(row) == {"kind", "name", "distribution", "version", "builtin", "status", "aliases"}
 
 
 def test_plugins_lists_third_party_plugins_and_broken_ones(fake_plugins):
@@ -79,6 +82,7 @@ def test_plugins_lists_third_party_plugins_and_broken_ones(fake_plugins):
         "version": "2.3",
         "builtin": False,
         "status": "ok",
+        "aliases": [],
     }
     broken = rows[("cell", "fakecell")]
     assert broken["status"].startswith("broken:") and "needs libfoo" in broken["status"]
@@ -93,13 +97,14 @@ def test_plugins_table_has_one_line_per_plugin(fake_plugins):
     by_name = {line.split()[1]: line for line in lines[1:]}
     assert by_name["fake-greedy"].split()[:6] == ["decoder", "fake-greedy", "tangpoet-fake-decoder", "2.3", "no", "ok"]
     assert "broken:" in by_name["fakecell"]
-    assert len(lines) - 1 == len(CELLS.names()) + len(DECODERS.names())
+    assert len(lines) - 1 == len(CELLS.names()) + len(DECODERS.names()) + len(CONSTRAINTS.names())
 
 
 def test_disabling_plugins_hides_them(fake_plugins, monkeypatch):
     monkeypatch.setenv("TANGPOET_DISABLE_PLUGINS", "1")
     CELLS.refresh()
     DECODERS.refresh()
+    CONSTRAINTS.refresh()
     rows = rows_of()
     assert all(row["builtin"] for row in rows.values())
     assert {name for kind, name in rows if kind == "decoder"} == set(BUILTIN_DECODERS)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED_CORPUS
 
 from tangpoet.cli import main
 from tangpoet.pretrained import DEFAULT_MODEL, default_model_path
+
+# Not imported from conftest: with the plugins' test folders in the same run, `conftest` may name another one.
+SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tang.txt"
 
 
 def test_the_bundled_model_is_package_data_under_25_mb():

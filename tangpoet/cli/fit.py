@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from tangpoet.backend import ensure_backend
 from tangpoet.cli import main
@@ -13,13 +14,16 @@ from tangpoet.cli.common import (
     backend_option,
     corpus_options,
     plugin_option,
+    script_option,
 )
 from tangpoet.errors import TangpoetError
+from tangpoet.output_guard import OutputLock, prepare_output
+from tangpoet.resume_check import check_resume_options
 
 
 @main.command()
 @click.argument("corpus", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Model file to write (.keras).")
+@click.option("--out", "-o", required=True, type=click.Path(), help="Model file to write (.keras).")
 @plugin_option("cell", "lstm", "Recurrent cell: rnn, lstm, gru")
 @click.option("--layers", "num_layers", type=int, default=2, show_default=True, help="Recurrent layers.")
 @click.option("--units", type=int, default=256, show_default=True, help="Units per recurrent layer.")
@@ -40,25 +44,49 @@ from tangpoet.errors import TangpoetError
 @click.option("--min-count", type=int, default=1, show_default=True, help="Rarer characters become <unk>.")
 @click.option("--patience", type=int, default=3, show_default=True, help="Early stopping; 0 turns it off.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--data-parallel",
+    is_flag=True,
+    help="Split each global batch (--batch-size) over all devices: JAX keras.distribution.DataParallel, "
+    "TensorFlow tf.distribute (multi-host: see the README, Training at scale).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint OUT.ckpt.")
 @click.option("--force", is_flag=True, help="Overwrite OUT and start over even if a checkpoint exists.")
 @corpus_options
+@script_option
 @backend_option
 def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, **options):
     """Train a model on CORPUS (title:content lines or chinese-poetry JSON files/folders)."""
-    ensure_backend(backend)
+    name = ensure_backend(backend)
+    if options.get("data_parallel"):  # no engine on this backend: say so before any work
+        from tangpoet.distribute import check_supported
+
+        check_supported(name)
     out_path = Path(out)
     if out_path.suffix != ".keras":
         raise TangpoetError(f"--out must end in .keras: {out}")
     from tangpoet.training import TrainConfig, checkpoint_path
 
     ckpt = checkpoint_path(out_path)
+    prepare_output(out_path, ckpt)  # before any work: missing folders made, a folder that cannot be written refused
+    with OutputLock(out_path):  # one run writes OUT at a time (released by the kernel however this process ends)
+        _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options)
+
+
+def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options):
+    from tangpoet.training import TrainConfig
+
+    out = str(out_path)
     if not resume and not force:
         if ckpt.exists():
             raise TangpoetError(f"a checkpoint exists at {ckpt}: pass --resume to continue or --force to start over")
         if out_path.exists():
             raise TangpoetError(f"{out} exists: pass --force to overwrite it")
-    poems, report = _read(corpus, min_len, max_len, skip_bad_lines)
+    if resume:  # options typed on the command line that the checkpoint would silently override are refused
+        ctx = click.get_current_context()
+        typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+        check_resume_options(ckpt, {k: v for k, v in options.items() if ctx.get_parameter_source(k) in typed})
+    poems, report = _read(corpus, min_len, max_len, skip_bad_lines, options.pop("script", "keep"))
     click.echo(report.format())
     config = TrainConfig(**options)
     config.validate()
@@ -68,12 +96,19 @@ def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, *
     get_cell(config.cell)  # unknown cell: did-you-mean, before any work
     verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in a log
     result = train(poems, report, config, out_path, resume=resume, verbose=verbose, log=click.echo)
+    if not result.saved:  # Ctrl-C before this run's first epoch ended
+        kept = f"; the checkpoint {ckpt} of epoch {result.checkpoint_epoch} is unchanged" if result.checkpoint_epoch else ""
+        click.echo(f"interrupted before the first epoch finished: nothing was written{kept}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     summary = f"saved {result.out}"
     if result.best_val_nll is not None:
         summary += f" (epoch {result.best_epoch} of {result.epochs_run}, validation NLL {result.best_val_nll:.4f} nats/char)"
     click.echo(summary)
     if result.interrupted:
-        click.echo(f"interrupted: checkpoint {ckpt} is kept; continue with --resume", err=True)
+        if result.checkpoint_epoch:
+            click.echo(f"interrupted: checkpoint {ckpt} of epoch {result.checkpoint_epoch} is kept; continue with --resume", err=True)
+        else:
+            click.echo("interrupted: no checkpoint was written; run the command again to train", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if result.stopped_early:
         click.echo("stopped early: validation NLL stopped improving")

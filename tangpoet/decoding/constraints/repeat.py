@@ -1,0 +1,110 @@
+"""Soft repetition rules: no character three times in a row, no repeated n-gram."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, Violation
+from tangpoet.decoding.forms import Form
+from tangpoet.errors import ConstraintError
+
+
+class NoRepeat(LogitsProcessor):
+    """Soft: no token more than ``max_run`` times in a row (default: no character three times in a row)."""
+
+    hard = False
+
+    def __init__(self, max_run: int = 2):
+        if max_run < 1:
+            raise ValueError("max_run must be at least 1")
+        self.max_run = int(max_run)
+
+    def __call__(self, history, log_probs):
+        if history.shape[1] < self.max_run:
+            return log_probs
+        tail = history[:, -self.max_run :]
+        same = (tail == tail[:, :1]).all(axis=1)
+        rows = np.flatnonzero(same)
+        log_probs[rows, tail[rows, 0]] = NEG_INF
+        return log_probs
+
+    def describe(self) -> str:
+        return f"no token {self.max_run + 1} times in a row"
+
+
+class NoRepeatNGram(LogitsProcessor):
+    """Soft: no n-gram of size ``n`` twice in a poem (a token that would repeat one is masked)."""
+
+    hard = False
+
+    def __init__(self, n: int):
+        if n < 1:
+            raise ValueError("the no-repeat n-gram size must be at least 1")
+        self.n = int(n)
+
+    def __call__(self, history, log_probs):
+        n, t = self.n, history.shape[1]
+        if t < n - 1:
+            return log_probs
+        for r in range(history.shape[0]):
+            row = history[r].tolist()
+            context = tuple(row[t - n + 1 :]) if n > 1 else ()
+            banned = [row[i + n - 1] for i in range(t - n + 1) if tuple(row[i : i + n - 1]) == context]
+            if banned:
+                log_probs[r, banned] = NEG_INF
+        return log_probs
+
+    def describe(self) -> str:
+        return f"no repeated {self.n}-gram"
+
+
+class NoRepeatConstraint(Constraint):
+    """``no-repeat``: no character three times in a row (``run=N``: N + 1), and with ``ngram=N`` no N-gram twice.
+
+    Soft while decoding (dropped where it would leave nothing, so it never blocks a hard rule); ``check`` reports a
+    finished poem that breaks it.
+    """
+
+    name = "no-repeat"
+    option_names = ("run", "ngram")
+    description = "no character three times in a row; ngram=N: no N-gram twice (soft)"
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.run = _positive_int(self.options.get("run", 2), "run")
+        self.ngram = _positive_int(self.options.get("ngram", 0), "ngram", zero=True)
+
+    def processors(self, ctx, variant):
+        out: list[LogitsProcessor] = [NoRepeat(self.run)]
+        if self.ngram:
+            out.append(NoRepeatNGram(self.ngram))
+        return out
+
+    def check(self, text: str, form: Form | None) -> list[Violation]:
+        chars = [c for c in text]
+        out = []
+        run = 1
+        for i in range(1, len(chars)):
+            run = run + 1 if chars[i] == chars[i - 1] else 1
+            if run == self.run + 1:
+                out.append(Violation("repeat", None, None, f"「{chars[i]}」 {run} times in a row"))
+        if self.ngram:
+            seen: set[str] = set()
+            for i in range(len(text) - self.ngram + 1):
+                gram = text[i : i + self.ngram]
+                if gram in seen:
+                    out.append(Violation("repeat", None, None, f"「{gram}」 appears twice"))
+                seen.add(gram)
+        return out
+
+
+def _positive_int(value, name: str, zero: bool = False) -> int:
+    if value is True:
+        raise ConstraintError(f"option {name} needs a number, e.g. {name}=2")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConstraintError(f"option {name} must be a whole number, got {value!r}") from None
+    if number < (0 if zero else 1):
+        raise ConstraintError(f"option {name} must be at least {0 if zero else 1}, got {value!r}")
+    return number

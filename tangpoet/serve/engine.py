@@ -1,0 +1,334 @@
+"""The batching engine: one thread owns the model's :class:`~tangpoet.decoding.stepper.StepDecoder` and runs the
+step calls of every request in flight.
+
+Each request runs the library's own :func:`tangpoet.writing.write` in a worker thread (so every decoder, constraint
+and seed behaves exactly as on the command line) against a :class:`ProxyStepper`: a step decoder whose
+``start`` / ``step`` calls are handed to the engine thread instead of running the model. The engine collects the
+step calls of all live requests and runs them together — *continuous batching*: a request joins at the next step
+once its prompt is prefilled, and leaves when its ``write()`` returns.
+
+Two ways to run the collected calls, chosen per request (``"exact": true`` in its body) with the server's
+``--batching`` (``mode``) as the default:
+
+``fused`` (the default)
+    all rows of all requests in one call of the step function (rows padded to a power of two, so a compiling backend
+    traces a few shapes only). One weight read serves every row: throughput grows with the number of clients. The
+    float results of a matrix product depend on its batch size on every backend (the kernel and its summation order
+    change with the shape), so a row's log-probabilities can differ from a lone run in the last bits (~1e-5): the
+    same seed writes the same characters unless two choices are that close, and scores agree to about 1e-5.
+
+``exact``
+    the request's calls run alone, with exactly the shape ``write()`` alone would use: poems and scores are bit for
+    bit those of ``tangpoet write`` with the same seed, whatever else is running. Requests still interleave step by
+    step (nobody waits for a whole poem), but the arithmetic is not shared.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from tangpoet.decoding.stepper import StepDecoder
+from tangpoet.vocab import BOS_ID, PAD_ID
+
+MODES = ("fused", "exact")
+
+
+class Stopped(Exception):
+    """Raised inside a request's decoding loop to stop it: its client left, or its time ran out."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason  # "disconnected" | "time_limit" | "shutdown"
+
+
+class _Call:
+    __slots__ = ("args", "done", "error", "job", "kind", "result", "since")
+
+    def __init__(self, kind: str, job, args):
+        self.kind = kind
+        self.job = job
+        self.args = args
+        self.result = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.since = time.monotonic()
+
+
+def _bucket(rows: int, cap: int) -> int:
+    """The padded batch size for ``rows`` rows: the next power of two, or ``rows`` itself above ``cap``."""
+    if rows >= cap:
+        return rows
+    size = 1
+    while size < rows:
+        size *= 2
+    return min(size, cap)
+
+
+class BatchEngine:
+    """Runs the prefill and step calls of concurrent requests on one thread, batched across requests."""
+
+    def __init__(self, stepper: StepDecoder, *, mode: str = "fused", max_batch: int = 64, max_wait: float = 0.02):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.stepper = stepper
+        self.mode = mode
+        self.max_batch = int(max_batch)
+        self.max_wait = float(max_wait)
+        self._cond = threading.Condition()
+        self._starts: deque[_Call] = deque()
+        self._steps: list[_Call] = []
+        self._live: set = set()  # jobs inside their decoding loop (they will call step again or leave)
+        self._stopped = False
+        self._warm: list[int] = [1] if mode == "exact" else self._buckets()
+        # Seconds added before every model call: makes a tiny test model as slow as a real one (tests and demos of
+        # the queue, the time limit and disconnects); 0 in normal use.
+        self.step_delay = float(os.environ.get("TANGPOET_SERVE_STEP_DELAY", "0") or 0)
+        if os.environ.get("TANGPOET_SERVE_MAX_WAIT"):
+            self.max_wait = float(os.environ["TANGPOET_SERVE_MAX_WAIT"])
+        # counters (read by /health and the tests)
+        self.steps_run = 0
+        self.rows_stepped = 0
+        self.largest_batch = 0
+        self.model_seconds = 0.0  # time spent inside model calls (the rest of a request's time is its own Python)
+        self._warm_up(self._warm.pop(0))  # the one-row step, compiled before the server says it is listening
+        self._thread = threading.Thread(target=self._loop, name="tangpoet-engine", daemon=True)
+        self._thread.start()
+
+    def _buckets(self) -> list[int]:
+        sizes, size = [], 1
+        while size < self.max_batch:
+            sizes.append(size)
+            size *= 2
+        return sizes + [self.max_batch]
+
+    # -- called from request threads ----------------------------------------------------------------------------
+    def start(self, job, prefix: np.ndarray, batch: int):
+        with self._cond:
+            self._live.add(job)
+        return self._submit(_Call("start", job, (prefix, batch)))
+
+    def step(self, job, tokens: np.ndarray, state):
+        return self._submit(_Call("step", job, (tokens, state)))
+
+    def leave(self, job) -> None:
+        """``job`` has finished decoding (or stopped): the batch no longer waits for it."""
+        with self._cond:
+            self._live.discard(job)
+            self._cond.notify_all()
+
+    def _submit(self, call: _Call):
+        with self._cond:  # the lists are looked up under the lock: the engine swaps self._steps for a new list
+            if self._stopped:
+                raise Stopped("shutdown")
+            (self._starts if call.kind == "start" else self._steps).append(call)
+            self._cond.notify_all()
+        call.done.wait()
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    @property
+    def live(self) -> int:
+        return len(self._live)
+
+    # -- the engine thread --------------------------------------------------------------------------------------
+    def _ready(self) -> bool:
+        """Step now when every live request is waiting for its step, or the oldest call has waited ``max_wait``."""
+        if not self._steps:
+            return False
+        waiting = {call.job for call in self._steps} | {call.job for call in self._starts}
+        if self._live <= waiting:
+            return True
+        return time.monotonic() - self._steps[0].since >= self.max_wait
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and not self._starts and not self._ready():
+                    if not self._steps and self._warm:
+                        break  # idle: compile the next batch shape
+                    timeout = None
+                    if self._steps:
+                        timeout = max(self.max_wait - (time.monotonic() - self._steps[0].since), 0.0005)
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    pending = list(self._starts) + self._steps
+                    self._starts.clear()
+                    self._steps = []
+                    for call in pending:
+                        call.error = Stopped("shutdown")
+                        call.done.set()
+                    return
+                ready = self._ready()
+                starts = list(self._starts)
+                self._starts.clear()
+                steps = self._steps if ready else []
+                if steps:
+                    self._steps = []
+                warm = self._warm.pop(0) if not starts and not steps and self._warm else None
+            if warm is not None:
+                self._warm_up(warm)
+            for call in starts:
+                self._run(call, lambda c: self.stepper.start(*c.args))
+            if steps:
+                self._run_steps(steps)
+
+    def _warm_up(self, rows: int) -> None:
+        try:
+            self.stepper.step(np.full(rows, PAD_ID, dtype=np.int32), self.stepper.initial_state(rows))
+        except Exception:  # noqa: BLE001 - warming is an optimisation; a real call reports any real error
+            pass
+
+    @staticmethod
+    def _run(call: _Call, fn) -> None:
+        try:
+            call.result = fn(call)
+        except BaseException as exc:  # noqa: BLE001 - handed to the request's own thread
+            call.error = exc
+        call.done.set()
+
+    def _run_steps(self, calls: list[_Call]) -> None:
+        if self.step_delay > 0:
+            time.sleep(self.step_delay)
+        together = []
+        for call in calls:
+            if getattr(call.job, "exact", False):  # alone: the very shape write() alone would use
+                self._count(call.args[0].shape[0], call.args[0].shape[0])
+                began = time.perf_counter()
+                self._run(call, lambda c: self.stepper.step(*c.args))
+                self.model_seconds += time.perf_counter() - began
+            else:
+                together.append(call)
+        group: list[_Call] = []
+        rows = 0
+        for call in together:
+            n = call.args[0].shape[0]
+            if group and rows + n > self.max_batch:
+                self._fused(group)
+                group, rows = [], 0
+            group.append(call)
+            rows += n
+        if group:
+            self._fused(group)
+
+    def _count(self, rows: int, padded: int) -> None:
+        self.steps_run += 1
+        self.rows_stepped += rows
+        self.largest_batch = max(self.largest_batch, rows)
+
+    def _fused(self, calls: list[_Call]) -> None:
+        """One step for all rows of ``calls``, padded to a bucket; each call gets its own rows back."""
+        sizes = [call.args[0].shape[0] for call in calls]
+        rows = sum(sizes)
+        padded = _bucket(rows, self.max_batch)
+        try:
+            tokens = np.full(padded, PAD_ID, dtype=np.int32)
+            tokens[:rows] = np.concatenate([call.args[0] for call in calls])
+            pad_state = self.stepper.initial_state(padded - rows) if padded > rows else None
+            state = []
+            for layer in range(len(calls[0].args[1])):
+                parts = []
+                for k in range(len(calls[0].args[1][layer])):
+                    pieces = [np.asarray(call.args[1][layer][k], dtype=np.float32) for call in calls]
+                    if pad_state is not None:
+                        pieces.append(pad_state[layer][k])
+                    parts.append(np.concatenate(pieces, axis=0))
+                state.append(tuple(parts))
+            began = time.perf_counter()
+            log_probs, new_state = self.stepper.step(tokens, state)
+            self.model_seconds += time.perf_counter() - began
+        except BaseException as exc:  # noqa: BLE001
+            for call in calls:
+                call.error = exc
+                call.done.set()
+            return
+        self._count(rows, padded)
+        offset = 0
+        for call, n in zip(calls, sizes):
+            rows_of = slice(offset, offset + n)
+            call.result = (log_probs[rows_of], [tuple(s[rows_of] for s in layer) for layer in new_state])
+            offset += n
+            call.done.set()
+
+
+class ProxyStepper(StepDecoder):
+    """A request's step decoder: model calls go to the :class:`BatchEngine`; characters are reported as chosen.
+
+    Decoders see an ordinary :class:`StepDecoder` (``prime``, ``start``, ``step``, ``reorder``). Each ``step`` after
+    the prompt feeds the tokens the decoder just chose, one per row — those are streamed (with the log-probability
+    the model gave them). A decoder that reorders rows (a search such as beam) streams nothing while it runs: its
+    rows are hypotheses, not the poem; its best poem is sent when the search ends.
+    """
+
+    def __init__(self, real: StepDecoder, engine: BatchEngine, job):
+        self._real = real
+        self._engine = engine
+        self._job = job
+        self.model = real.model
+        self.vocab = real.vocab
+        self.vocab_size = real.vocab_size
+        self.state_counts = real.state_counts
+        self.searching = False
+        self._last: np.ndarray | None = None
+        self._prompt: np.ndarray | None = None
+        self._emitted = None  # characters streamed so far, per row
+
+    def initial_state(self, batch: int):
+        return self._real.initial_state(batch)
+
+    def start(self, prefix_ids: Sequence[int], batch: int = 1):
+        self._job.check()
+        self._job.begin()
+        prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
+        return self._engine.start(self._job, prefix, int(batch))
+
+    def prime(self, prefix_ids: Sequence[int], batch: int = 1):
+        prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
+        if prefix.size == 0:
+            raise ValueError("prime needs at least one token (usually <bos>)")
+        state = self.start(prefix[:-1], batch)
+        tokens = np.full(int(batch), prefix[-1], dtype=np.int32)
+        log_probs, state = self._engine.step(self._job, tokens, state)
+        self._last = log_probs
+        self._prompt = prefix[1:] if prefix[0] == BOS_ID else prefix
+        return log_probs, state
+
+    def step(self, tokens, state):
+        self._job.check()
+        tokens = np.asarray(tokens, dtype=np.int32).reshape(-1)
+        if not self.searching and self._last is not None and self._last.shape[0] == tokens.shape[0]:
+            self._report(tokens)
+        log_probs, state = self._engine.step(self._job, tokens, state)
+        self._last = log_probs
+        return log_probs, state
+
+    def reorder(self, state, indices):
+        self.searching = True
+        return StepDecoder.reorder(state, indices)
+
+    def _report(self, tokens: np.ndarray) -> None:
+        vocab = self.vocab
+        if self._emitted is None:
+            self._emitted = [0] * tokens.shape[0]
+            for row in range(tokens.shape[0]):
+                for token in self._prompt if self._prompt is not None else ():
+                    self._job.char(row, self._emitted[row], vocab.decode([int(token)]), None)
+                    self._emitted[row] += 1
+        for row, token in enumerate(tokens):
+            token = int(token)
+            if token == PAD_ID:
+                continue
+            self._job.char(row, self._emitted[row], vocab.decode([token]), float(self._last[row, token]))
+            self._emitted[row] += 1

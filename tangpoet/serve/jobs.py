@@ -1,0 +1,167 @@
+"""Requests in flight: admission (a bounded queue), one worker thread per running request, deadlines, cancellation,
+and the events a request produces (``ready``, ``char``, ``done``, ``error``).
+
+A request is written by the library's own :func:`tangpoet.writing.write`, called with a stand-in for the model whose
+step decoder is a :class:`~tangpoet.serve.engine.ProxyStepper`: ``write()`` checks the request, builds its
+constraints and seeded generator and runs its decoder exactly as ``tangpoet write`` does, while the model's steps run
+on the engine thread, batched with everyone else's.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+# The attribute StepDecoder.of() caches a model's step decoder under (tangpoet/decoding/stepper.py).
+from tangpoet.decoding.stepper import _CACHE_ATTRIBUTE
+from tangpoet.errors import TangpoetError
+from tangpoet.serve.engine import BatchEngine, ProxyStepper, Stopped
+
+
+class Busy(Exception):
+    """The queue is full: the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("the server is busy: too many requests are waiting; retry later")
+        self.retry_after = retry_after
+
+
+class _ServedModel:
+    """What ``write()`` is given instead of the model: the real model's attributes, and the request's own step
+    decoder where ``StepDecoder.of`` looks for a cached one."""
+
+    def __init__(self, model, stepper: ProxyStepper):
+        self._model = model
+        self.vocab = model.vocab
+        self.__dict__[_CACHE_ATTRIBUTE] = stepper
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+
+def write_parameters() -> set[str]:
+    """The keyword parameters of the installed :func:`tangpoet.writing.write` (``constraints``/``keywords`` are
+    passed only when it takes them)."""
+    from tangpoet.writing import write
+
+    return set(inspect.signature(write).parameters)
+
+
+class Job:
+    """One request: its ``write()`` arguments, its deadline, its cancel flag, and a sink for its events."""
+
+    def __init__(
+        self, kwargs: dict[str, Any], sink: Callable[[str, Any], None], deadline: float, stream: bool, exact: bool
+    ):
+        self.kwargs = kwargs
+        self.exact = exact  # its model calls run alone (bit for bit write()), not fused with other requests'
+        self.sink = sink
+        self.deadline = deadline
+        self.stream = stream
+        self.cancelled = False
+        self.started = False
+        self.stepper: ProxyStepper | None = None
+        self.submitted = time.monotonic()
+
+    def cancel(self) -> None:
+        """The client went away: the request's decoding stops at its next step and its rows leave the batch."""
+        self.cancelled = True
+
+    def check(self) -> None:
+        """Called by the request's step decoder before each model call."""
+        if self.cancelled:
+            raise Stopped("disconnected")
+        if time.monotonic() > self.deadline:
+            raise Stopped("time_limit")
+
+    def begin(self) -> None:
+        """Decoding starts (the request passed every check ``write()`` makes): tell the client once."""
+        if not self.started:
+            self.started = True
+            self.sink("ready", None)
+
+    def char(self, row: int, index: int, char: str, logprob: float | None) -> None:
+        if self.stream:
+            if self.kwargs.get("script"):  # the poem is converted when it is done; each character as it comes
+                from tangpoet.script import convert
+
+                char = convert(char, self.kwargs["script"])
+            self.sink("char", {"index": index, "char": char, "logprob": logprob, "row": row})
+
+
+class Scheduler:
+    """Admits requests (at most ``max_active`` running, ``max_queue`` waiting; beyond that :class:`Busy`) and runs
+    each in its own thread against the shared :class:`BatchEngine`."""
+
+    def __init__(self, model, engine: BatchEngine, *, max_active: int = 64, max_queue: int = 64, time_limit: float = 60):
+        self.model = model
+        self.engine = engine
+        self.max_active = int(max_active)
+        self.max_queue = int(max_queue)
+        self.time_limit = float(time_limit)
+        self._lock = threading.Lock()
+        self._waiting: list[Job] = []
+        self._running = 0
+        self.served = 0
+        self.rejected = 0
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def submit(
+        self, kwargs: dict[str, Any], sink: Callable[[str, Any], None], *, stream: bool, exact: bool | None = None
+    ) -> Job:
+        exact = self.engine.mode == "exact" if exact is None else bool(exact)
+        job = Job(kwargs, sink, time.monotonic() + self.time_limit, stream, exact)
+        with self._lock:
+            if self._running < self.max_active:
+                self._running += 1
+                self._launch(job)
+            elif len(self._waiting) < self.max_queue:
+                self._waiting.append(job)
+            else:
+                self.rejected += 1
+                raise Busy(retry_after=max(1, int(round(self.time_limit / 10))))
+        return job
+
+    def _launch(self, job: Job) -> None:
+        threading.Thread(target=self._run, args=(job,), name="tangpoet-request", daemon=True).start()
+
+    def _next(self) -> None:
+        with self._lock:
+            while self._waiting:
+                job = self._waiting.pop(0)
+                if job.cancelled:
+                    continue
+                self._launch(job)
+                return
+            self._running -= 1
+
+    def _run(self, job: Job) -> None:
+        try:
+            job.check()
+            stepper = ProxyStepper(self.engine.stepper, self.engine, job)
+            job.stepper = stepper
+            from tangpoet.writing import write
+
+            poems = write(_ServedModel(self.model, stepper), **job.kwargs)
+            job.sink("done", (poems, stepper.searching))
+        except Stopped as stop:
+            job.sink("stopped", stop.reason)
+        except TangpoetError as exc:
+            job.sink("error", (400, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a bug: one line to the client, the server keeps running
+            job.sink("error", (500, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]))
+        finally:
+            self.engine.leave(job)
+            with self._lock:
+                self.served += 1
+            self._next()

@@ -1,0 +1,108 @@
+"""The page at `/` in a real browser: Debian's headless Chromium (/usr/bin/chromium) driven by Playwright.
+
+Skipped only when /usr/bin/chromium is absent (CI installs it: .ci/run). Playwright's own browser downloads are never
+used: the system browser is launched by path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+pytest.importorskip("sse_starlette")
+pytest.importorskip("httpx")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from _serve_helpers import Server, tiny_model_file
+
+CHROMIUM = Path(os.environ.get("TANGPOET_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no system Chromium at {CHROMIUM}")
+
+# Records, on every change of the poem, how many characters it shows: a streamed poem grows one character at a time.
+WATCH = """() => {
+  window.__counts = [];
+  const poem = document.querySelector('#poem');
+  new MutationObserver(() => window.__counts.push(poem.querySelectorAll('.cell').length))
+    .observe(poem, {childList: true, subtree: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model = tiny_model_file(tmp_path_factory.mktemp("browser"))
+    s = Server(model, env={"TANGPOET_SERVE_STEP_DELAY": "0.03"})  # 30 ms a character: visibly streamed
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def write_poem(page, server, **fields):
+    page.goto(server.url + "/")
+    page.wait_for_function("document.querySelector('select[name=decoder]').options.length > 1")  # /info loaded
+    for name, value in fields.items():
+        if name in ("form", "decoder"):
+            page.select_option(f"select[name={name}]", value)
+        else:
+            page.fill(f"input[name={name}]", str(value))
+    page.evaluate(WATCH)
+    page.click("#write")
+    page.wait_for_selector("#poem[data-done='1']", timeout=60_000)
+    return page.evaluate("[...document.querySelectorAll('#poem .verse')].map(v => [...v.querySelectorAll('.ch')].map(c => c.textContent).join(''))")
+
+
+def test_page_writes_a_poem_character_by_character(server, browser, tmp_path):
+    import httpx
+
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    verses = write_poem(page, server, begin="春", form="五言绝句", seed=4)
+    expected = httpx.post(server.url + "/generate", json={"begin": "春", "form": "五言绝句", "seed": 4}, timeout=60).json()[0]
+    assert verses == expected["lines"]  # one line per verse, the poem the API writes
+    counts = page.evaluate("window.__counts")
+    assert len(set(counts)) >= 10, counts  # it grew in many steps, not all at once
+    assert "seed 4" in page.inner_text("#status")
+    if httpx.get(server.url + "/info", timeout=30).json()["check"]:  # 平/仄 under each character
+        page.wait_for_function("[...document.querySelectorAll('#poem .mark')].filter(m => m.textContent).length >= 20")
+    shot = Path(os.environ.get("TANGPOET_SERVE_SCREENSHOT", tmp_path / "serve.png"))
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 1000
+    page.close()
+
+
+def test_page_shows_errors_in_one_line(server, browser):
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.wait_for_function("document.querySelector('select[name=decoder]').options.length > 1")
+    page.fill("input[name=begin]", "龘")
+    page.click("#write")
+    page.wait_for_selector("#status.error")
+    assert "龘" in page.inner_text("#status")
+    page.close()
+
+
+def test_page_fits_a_phone_screen(server, browser):
+    page = browser.new_page(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True)
+    verses = write_poem(page, server, acrostic="春夏秋冬", form="七言绝句", seed=2)
+    assert [v[0] for v in verses] == list("春夏秋冬")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than the screen
+    page.close()
