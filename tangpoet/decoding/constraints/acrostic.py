@@ -49,8 +49,7 @@ class AcrosticConstraint(Constraint):
 
     def __init__(self, **options):
         super().__init__(**options)
-        text = self.options.get("text")
-        self.text = "" if text in (None, True) else str(text)
+        self.text = self.text_option("text") or ""
 
     def check(self, text: str, form: Form | None) -> list[Violation]:
         if not self.text:

@@ -130,6 +130,11 @@ class Constraint:
             )
         self.options = dict(options)
 
+    def text_option(self, name: str) -> str | None:
+        """Option ``name`` as text; ``None`` when not given or given bare (``NAME:text`` sets it to ``True``)."""
+        value = self.options.get(name)
+        return None if value in (None, True) else str(value)
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({shown})"

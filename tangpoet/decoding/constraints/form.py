@@ -139,8 +139,8 @@ class FormConstraint(Constraint):
 
     def __init__(self, **options):
         super().__init__(**options)
-        name = self.options.get("name")
-        self.form = get_form(str(name)) if name not in (None, True) else None
+        name = self.text_option("name")
+        self.form = get_form(name) if name is not None else None
 
     def check(self, text: str, form: Form | None) -> list[Violation]:
         form = self.form or form or detect_form(text)

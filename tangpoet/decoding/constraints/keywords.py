@@ -190,8 +190,7 @@ class KeywordsConstraint(Constraint):
 
     def __init__(self, **options):
         super().__init__(**options)
-        words = self.options.get("words")
-        self.keywords = parse_keywords(None if words in (None, True) else str(words))
+        self.keywords = parse_keywords(self.text_option("words"))
 
     def check(self, text: str, form: Form | None) -> list[Violation]:
         from tangpoet.decoding.constraints.form import split_verses
