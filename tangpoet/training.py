@@ -280,10 +280,7 @@ class _Trainer:
         record["seconds"] = state["seconds"]
         state["history"].append(record)
         state["epoch"] = epoch + 1
-        if distribute.is_chief():
-            with self.guard.saving(self.checkpoint, epoch=epoch + 1):
-                write_checkpoint(self.checkpoint, self.model, state)
-        else:  # other hosts: a throwaway copy (on JAX, saving is a collective every process joins)
+        with self.guard.saving(self.checkpoint, epoch=epoch + 1):  # other hosts: a throwaway copy (distribute)
             write_checkpoint(distribute.output_path(self.checkpoint), self.model, state)
         self.stopped_early = self.should_stop()
 
@@ -399,11 +396,9 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log) -> Tr
         model.set_weights(state["best_weights"])
     model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
     wrote = not (interrupted and state["epoch"] == start_epoch)  # Ctrl-C before an epoch ended: write nothing
-    if placement.is_chief and wrote:
-        with trainer.guard.saving(out):
-            save_model(model, out)
-    elif wrote:  # other hosts of a multi-host run: a throwaway copy, as for the checkpoint
-        save_model(model, distribute.output_path(out))
+    if wrote:
+        with trainer.guard.saving(out):  # other hosts of a multi-host run: a throwaway copy, as for the checkpoint
+            save_model(model, distribute.output_path(out))
     return TrainResult(
         out=out,
         epochs_run=state["epoch"],
