@@ -182,6 +182,20 @@ def test_health_info_openapi_and_page(server, backend):
     assert "http://" not in page.text and "https://" not in page.text and "<script src" not in page.text  # offline
 
 
+def test_api_docs_load_nothing_from_elsewhere(server):
+    """/docs (Swagger UI) takes its scripts and styles from the server itself, so it works offline too."""
+    import re
+
+    with server.client() as client:
+        docs = client.get("/docs")
+        assert docs.status_code == 200
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", docs.text)
+        assert assets and all(not a.startswith(("http://", "https://", "//")) for a in assets), assets
+        for asset in assets:
+            if asset.endswith((".js", ".css")):
+                assert client.get(asset).status_code == 200, asset
+
+
 def test_check_marks_tones_when_installed(server):
     with server.client() as client:
         installed = client.get("/info").json()["check"]

@@ -63,6 +63,9 @@ def write_poem(page, server, **fields):
     for name, value in fields.items():
         if name in ("form", "decoder"):
             page.select_option(f"select[name={name}]", value)
+        elif name == "regulated":
+            page.wait_for_selector("#regulated-label:not([hidden])")
+            page.check("input[name=regulated]")
         else:
             page.fill(f"input[name={name}]", str(value))
     page.evaluate(WATCH)
@@ -105,4 +108,24 @@ def test_page_fits_a_phone_screen(server, browser):
     verses = write_poem(page, server, acrostic="春夏秋冬", form="七言绝句", seed=2)
     assert [v[0] for v in verses] == list("春夏秋冬")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than the screen
+    page.close()
+
+
+def test_page_writes_regulated_verse_when_the_prosody_plugin_is_installed(server, browser):
+    import httpx
+
+    info = httpx.get(server.url + "/info", timeout=30).json()
+    page = browser.new_page()
+    if "regulated" not in info["constraints"]:
+        page.goto(server.url + "/")
+        page.wait_for_function("document.querySelector('select[name=decoder]').options.length > 1")
+        assert page.is_hidden("#regulated-label")  # no 格律 box without the constraint
+        page.close()
+        pytest.skip("the prosody plugin (tangpoet-rhyme) is not installed")
+    verses = write_poem(page, server, form="五言绝句", seed=7, regulated=True)
+    body = {"form": "五言绝句", "seed": 7, "constraints": ["regulated"]}
+    expected = httpx.post(server.url + "/generate", json=body, timeout=60).json()[0]
+    assert verses == expected["lines"]
+    check = httpx.post(server.url + "/check", json={"text": expected["poem"]}, timeout=30).json()
+    assert check["violations"] == [], check["violations"]  # the page asked for 格律 and got it
     page.close()

@@ -103,3 +103,17 @@ def test_batch_mismatch_is_an_error():
     stepper = StepDecoder.of(tiny_model("rnn", 1))
     with pytest.raises(ValueError, match="2 tokens for a state of 3 rows"):
         stepper.step([4, 5], stepper.start([BOS_ID], batch=3))
+
+
+def test_steps_see_weights_changed_after_the_first_step():
+    """The compiled step reads the variables' current values at every call (training and writing in one process)."""
+    model = tiny_model("lstm", 1)
+    stepper = StepDecoder.of(model)
+    state = stepper.start([BOS_ID], batch=1)
+    before, _ = stepper.step([10], state)
+    head = model.head.weights[0]
+    head.assign(keras.ops.convert_to_numpy(head) * 3.0)
+    after, _ = stepper.step([10], state)
+    prefix = np.asarray([BOS_ID, 10], dtype=np.int32)
+    np.testing.assert_allclose(after[0], full_log_probs(model, prefix)[-1], atol=TOL)
+    assert not np.allclose(after, before, atol=1e-3)

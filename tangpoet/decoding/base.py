@@ -61,6 +61,16 @@ class Decoder:
         """Next token per row from processed log-probs ``[rows, vocab]`` (forbidden tokens are ``-inf``)."""
         raise NotImplementedError
 
+    def batch_key(self):
+        """Equal keys: decoders whose choices for many requests' rows can be made in one :meth:`choose_many` call
+        (a server batching requests); ``None``: this one chooses alone."""
+        return None
+
+    def choose_many(self, processed: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
+        """:meth:`choose` for several requests' rows at once, each with its own generator: the same tokens as
+        choosing for each alone."""
+        return [self.choose(rows, rng) for rows, rng in zip(processed, rngs)]
+
     # -- the loop; a search strategy overrides it -------------------------------------------------------------
     def decode(
         self,
@@ -71,37 +81,18 @@ class Decoder:
         rng: np.random.Generator,
         num: int = 1,
     ) -> list[Candidate]:
-        """``num`` rows stepped as one batch until each ends (``<eos>``) or reaches ``max_len`` tokens."""
-        prompt = np.asarray(prompt, dtype=np.int64).reshape(-1)
-        rows = int(num)
-        history = np.tile(prompt, (rows, 1))
-        log_prob = np.zeros(rows, dtype=np.float64)
-        generated = np.zeros(rows, dtype=np.int64)
-        active = np.ones(rows, dtype=bool)
-        finished = np.zeros(rows, dtype=bool)
-        log_probs, state = stepper.prime(np.concatenate([[BOS_ID], prompt]), rows)
-        while history.shape[1] < max_len:
-            processed = chain(history[active], log_probs[active])
-            chosen = np.asarray(self.choose(processed, rng), dtype=np.int64).reshape(-1)
-            tokens = np.full(rows, PAD_ID, dtype=np.int64)
-            tokens[active] = chosen
-            log_prob[active] += log_probs[active, chosen]
-            generated[active] += 1
-            ended = active & (tokens == EOS_ID)
-            finished |= ended
-            active &= ~ended
-            if not active.any():
-                break
-            history = np.concatenate([history, tokens[:, None]], axis=1)
-            log_probs, state = stepper.step(tokens, state)
-        else:  # max length: <eos> does not count towards it, so a row that may end here ends; the others are cut
-            if active.any():
-                can_end = np.isfinite(chain(history[active], log_probs[active])[:, EOS_ID])
-                ending = np.flatnonzero(active)[can_end]
-                log_prob[ending] += log_probs[ending, EOS_ID]
-                generated[ending] += 1
-                finished[ending] = True
-        return self.rank(stepper.vocab, history, log_prob, generated, finished)
+        """``num`` rows stepped as one batch until each ends (``<eos>``) or reaches ``max_len`` tokens.
+
+        The loop is a :class:`Rollout`; a step decoder that can drive rollouts itself (``run_rollout``: the server's,
+        which steps many requests' rollouts in one batch) is handed it, any other is stepped here.
+        """
+        rollout = Rollout(self, prompt, chain, max_len, rng, num)
+        runner = getattr(stepper, "run_rollout", None)
+        if runner is not None:
+            runner(rollout)
+        else:
+            rollout.run(stepper)
+        return rollout.result(stepper.vocab)
 
     def rank(self, vocab, history, log_prob, generated, finished) -> list[Candidate]:
         candidates = []
@@ -117,6 +108,81 @@ class Decoder:
                 )
             )
         return sort_candidates(candidates)
+
+
+class Rollout:
+    """:meth:`Decoder.decode`'s loop for a decoder that only chooses tokens, one step at a time.
+
+    ``prefix`` (``<bos>`` + prompt) primes ``rows`` rows; then each :meth:`advance` takes the model's log-probs for
+    the last fed tokens and returns the next tokens to feed (one per row, ``<pad>`` for rows that ended), or ``None``
+    once every row has ended or the max length is reached; :meth:`result` ranks the poems. Whoever owns the model
+    feeds it: :meth:`run` with one step decoder, or a server that steps many requests' rollouts together.
+    """
+
+    def __init__(self, decoder: Decoder, prompt, chain, max_len: int, rng: np.random.Generator, num: int = 1):
+        self.decoder = decoder
+        self.chain = chain
+        self.max_len = int(max_len)
+        self.rng = rng
+        prompt = np.asarray(prompt, dtype=np.int64).reshape(-1)
+        self.prefix = np.concatenate([[BOS_ID], prompt]).astype(np.int64)
+        self.rows = int(num)
+        self.history = np.tile(prompt, (self.rows, 1))
+        self.log_prob = np.zeros(self.rows, dtype=np.float64)
+        self.generated = np.zeros(self.rows, dtype=np.int64)
+        self.active = np.ones(self.rows, dtype=bool)
+        self.finished = np.zeros(self.rows, dtype=bool)
+        self.ended = False
+
+    def advance(self, log_probs: np.ndarray) -> np.ndarray | None:
+        """The next tokens for the log-probs of the tokens fed last (of the prefix, first), or ``None`` at the end."""
+        processed = self.propose(log_probs)
+        if processed is None:
+            return None
+        return self.take(self.decoder.choose(processed, self.rng))
+
+    def propose(self, log_probs: np.ndarray) -> np.ndarray | None:
+        """First half of :meth:`advance`: the processed log-probs of the active rows to choose from, or ``None`` at
+        the max length (the rows that may end there end)."""
+        history, active, chain = self.history, self.active, self.chain
+        self._log_probs = log_probs
+        if history.shape[1] >= self.max_len:
+            # max length: <eos> does not count towards it, so a row that may end here ends; the others are cut
+            if active.any():
+                can_end = np.isfinite(chain(history[active], log_probs[active])[:, EOS_ID])
+                ending = np.flatnonzero(active)[can_end]
+                self.log_prob[ending] += log_probs[ending, EOS_ID]
+                self.generated[ending] += 1
+                self.finished[ending] = True
+            self.ended = True
+            return None
+        return chain(history[active], log_probs[active])
+
+    def take(self, chosen) -> np.ndarray | None:
+        """Second half of :meth:`advance`: the tokens chosen for the active rows → the tokens to feed, or ``None``."""
+        log_probs, active = self._log_probs, self.active
+        chosen = np.asarray(chosen, dtype=np.int64).reshape(-1)
+        tokens = np.full(self.rows, PAD_ID, dtype=np.int64)
+        tokens[active] = chosen
+        self.log_prob[active] += log_probs[active, chosen]
+        self.generated[active] += 1
+        ended = active & (tokens == EOS_ID)
+        self.finished |= ended
+        active &= ~ended
+        if not active.any():
+            self.ended = True
+            return None
+        self.history = np.concatenate([self.history, tokens[:, None]], axis=1)
+        return tokens
+
+    def run(self, stepper) -> None:
+        """Step this rollout to its end with ``stepper`` alone."""
+        log_probs, state = stepper.prime(self.prefix, self.rows)
+        while (tokens := self.advance(log_probs)) is not None:
+            log_probs, state = stepper.step(tokens, state)
+
+    def result(self, vocab) -> list[Candidate]:
+        return self.decoder.rank(vocab, self.history, self.log_prob, self.generated, self.finished)
 
 
 def sort_candidates(candidates: list[Candidate]) -> list[Candidate]:

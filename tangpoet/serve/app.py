@@ -18,11 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tangpoet import __version__
 from tangpoet.errors import TangpoetError
+from tangpoet.serve import mailboxes
 from tangpoet.serve.engine import BatchEngine
 from tangpoet.serve.jobs import Busy, Scheduler, write_parameters
 from tangpoet.serve.schemas import CheckRequest, ErrorBody, GenerateRequest, Poem
@@ -96,6 +98,14 @@ def _row(poem, decoder: str, seed: int, backend: str, model: str) -> dict[str, A
     return poem_record(poem, decoder=decoder, seed=seed, backend=backend, model=model)
 
 
+async def _get(queue: asyncio.Queue, timeout: float):
+    """``queue.get()`` within ``timeout`` seconds (``asyncio.TimeoutError`` past it)."""
+    if hasattr(asyncio, "timeout"):  # Python ≥ 3.11: no task per call, unlike asyncio.wait_for
+        async with asyncio.timeout(timeout):
+            return await queue.get()
+    return await asyncio.wait_for(queue.get(), timeout)
+
+
 def create_app(
     model,
     *,
@@ -125,7 +135,7 @@ def create_app(
         "body_limit_bytes": body_limit,
     }
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their scripts from the package, not a CDN (works offline)
         title="tangpoet",
         version=__version__,
         description="Write classical Chinese (Tang) poems: the API of `tangpoet serve`.",
@@ -160,11 +170,11 @@ def create_app(
 
         seed = resolve_seed(body.seed)
         kwargs = body.write_kwargs(seed, supported)
-        loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
+        mailbox = mailboxes.of(asyncio.get_running_loop())
 
         def sink(kind, payload):
-            loop.call_soon_threadsafe(events.put_nowait, (kind, payload))
+            mailbox.post(events, (kind, payload))
 
         job = scheduler.submit(kwargs, sink, stream=stream, exact=body.exact)
         return job, events, seed
@@ -174,8 +184,10 @@ def create_app(
         not watched here — sse-starlette watches a stream). A job that has said nothing for 5 s past its deadline (a
         model call that never returns) is given up: never a hang."""
         while True:
+            if not events.empty():
+                return events.get_nowait()
             try:
-                return await asyncio.wait_for(events.get(), timeout=0.5)
+                return await _get(events, 0.5)
             except asyncio.TimeoutError:
                 if request is not None and await request.is_disconnected():
                     job.cancel()

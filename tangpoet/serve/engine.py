@@ -7,6 +7,12 @@ and seed behaves exactly as on the command line) against a :class:`ProxyStepper`
 step calls of all live requests and runs them together — *continuous batching*: a request joins at the next step
 once its prompt is prefilled, and leaves when its ``write()`` returns.
 
+A decoder that only chooses tokens (greedy, sample, top-k, top-p, a plugin overriding ``choose``) hands its whole
+loop to the engine as a :class:`~tangpoet.decoding.base.Rollout` (``ProxyStepper.run_rollout``): the engine thread
+advances every such request's rollout itself between model calls — no thread switch per character, which with
+many requests was as costly as the model call. A search (beam) keeps its own loop in its request thread and sends
+its step calls.
+
 Two ways to run the collected calls, chosen per request (``"exact": true`` in its body) with the server's
 ``--batching`` (``mode``) as the default:
 
@@ -33,7 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tangpoet.decoding.stepper import StepDecoder
+from tangpoet.decoding.stepper import STEPPED_PREFIX, StepDecoder
 from tangpoet.vocab import BOS_ID, PAD_ID
 
 MODES = ("fused", "exact")
@@ -60,6 +66,22 @@ class _Call:
         self.since = time.monotonic()
 
 
+class _Driven:
+    """A request's rollout, advanced by the engine thread: its prompt is fed first, then one token per row per step."""
+
+    __slots__ = ("done", "error", "job", "log_probs", "proxy", "queue", "rollout", "state")
+
+    def __init__(self, job, proxy, rollout):
+        self.job = job
+        self.proxy = proxy
+        self.rollout = rollout
+        self.queue: list[int] = []  # prompt tokens still to feed (one row), before the rollout's own steps
+        self.state = None
+        self.log_probs: np.ndarray | None = None  # the model's answer to the last fed tokens
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
 def _bucket(rows: int, cap: int) -> int:
     """The padded batch size for ``rows`` rows: the next power of two, or ``rows`` itself above ``cap``."""
     if rows >= cap:
@@ -84,6 +106,8 @@ class BatchEngine:
         self._starts: deque[_Call] = deque()
         self._steps: list[_Call] = []
         self._live: set = set()  # jobs inside their decoding loop (they will call step again or leave)
+        self._arriving: deque[_Driven] = deque()  # rollouts handed over, not yet admitted
+        self._driven: list[_Driven] = []  # rollouts the engine advances (engine thread only)
         self._stopped = False
         self._warm: list[int] = [1] if mode == "exact" else self._buckets()
         # Seconds added before every model call: makes a tiny test model as slow as a real one (tests and demos of
@@ -116,6 +140,18 @@ class BatchEngine:
     def step(self, job, tokens: np.ndarray, state):
         return self._submit(_Call("step", job, (tokens, state)))
 
+    def drive(self, job, proxy, rollout) -> None:
+        """Advance ``rollout`` on the engine thread, batched with everyone else's, until it ends (or stops)."""
+        driven = _Driven(job, proxy, rollout)
+        with self._cond:
+            if self._stopped:
+                raise Stopped("shutdown")
+            self._arriving.append(driven)
+            self._cond.notify_all()
+        driven.done.wait()
+        if driven.error is not None:
+            raise driven.error
+
     def leave(self, job) -> None:
         """``job`` has finished decoding (or stopped): the batch no longer waits for it."""
         with self._cond:
@@ -141,7 +177,7 @@ class BatchEngine:
 
     @property
     def live(self) -> int:
-        return len(self._live)
+        return len(self._live) + len(self._driven) + len(self._arriving)
 
     # -- the engine thread --------------------------------------------------------------------------------------
     def _ready(self) -> bool:
@@ -156,7 +192,7 @@ class BatchEngine:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stopped and not self._starts and not self._ready():
+                while not (self._stopped or self._starts or self._arriving or self._driven or self._ready()):
                     if not self._steps and self._warm:
                         break  # idle: compile the next batch shape
                     timeout = None
@@ -170,20 +206,115 @@ class BatchEngine:
                     for call in pending:
                         call.error = Stopped("shutdown")
                         call.done.set()
+                    for driven in [*self._arriving, *self._driven]:
+                        self._finish(driven, Stopped("shutdown"))
+                    self._arriving.clear()
+                    self._driven = []
                     return
-                ready = self._ready()
+                # Rollouts never wait: with some in flight, the step calls of searches join whenever they are there.
+                ready = self._ready() or bool(self._driven or self._arriving)
                 starts = list(self._starts)
                 self._starts.clear()
+                arriving = list(self._arriving)
+                self._arriving.clear()
                 steps = self._steps if ready else []
                 if steps:
                     self._steps = []
-                warm = self._warm.pop(0) if not starts and not steps and self._warm else None
+                busy = starts or steps or arriving or self._driven
+                warm = self._warm.pop(0) if not busy and self._warm else None
             if warm is not None:
                 self._warm_up(warm)
             for call in starts:
                 self._run(call, lambda c: self.stepper.start(*c.args))
-            if steps:
-                self._run_steps(steps)
+            for driven in arriving:
+                self._admit(driven)
+            fed = self._advance()
+            self._driven = [driven for driven, _ in fed]
+            if steps or fed:
+                self._run_steps([call for _, call in fed] + steps)
+            for driven, call in fed:
+                self._answered(driven, call)
+
+    # -- rollouts (engine thread) -------------------------------------------------------------------------------
+    def _finish(self, driven: _Driven, error: BaseException | None = None) -> None:
+        driven.error = error
+        driven.done.set()
+
+    def _admit(self, driven: _Driven) -> None:
+        """Start a rollout: its prompt is fed on one row (fused) or exactly as ``write()`` alone would (exact)."""
+        prefix = [int(t) for t in driven.rollout.prefix]
+        try:
+            driven.job.check()
+            if getattr(driven.job, "exact", False):
+                driven.state = self.stepper.start(prefix[:-1], driven.rollout.rows)
+                driven.queue = [prefix[-1]]
+            elif len(prefix) - 1 > STEPPED_PREFIX:  # a long prompt: one prefill call, as write() makes it
+                driven.state = self.stepper.start(prefix[:-1], 1)
+                driven.queue = [prefix[-1]]
+            else:  # a short one: its tokens join the batched steps
+                driven.state = self.stepper.initial_state(1)
+                driven.queue = prefix
+        except BaseException as exc:  # noqa: BLE001 - handed to the request's own thread
+            self._finish(driven, exc)
+            return
+        self._driven.append(driven)
+
+    def _advance(self) -> list[tuple[_Driven, _Call]]:
+        """Every live rollout's next step call: its next prompt token, or the tokens its decoder chooses. The rows of
+        requests whose decoders choose alike (same decoder and options) are chosen in one ``choose_many`` call, each
+        request drawing from its own generator (the same tokens as alone); a rollout that has ended leaves."""
+        fed: list[tuple[_Driven, _Call]] = []
+        groups: dict = {}
+        for driven in self._driven:
+            rollout = driven.rollout
+            try:
+                driven.job.check()
+                if driven.queue:  # the prompt
+                    rows = rollout.rows if getattr(driven.job, "exact", False) else 1
+                    tokens = np.full(rows, driven.queue.pop(0), dtype=np.int32)
+                    fed.append((driven, _Call("step", driven.job, (tokens, driven.state))))
+                    continue
+                processed = rollout.propose(driven.log_probs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the request's own thread
+                self._finish(driven, exc)
+                continue
+            if processed is None:
+                self._finish(driven)
+                continue
+            key = rollout.decoder.batch_key()
+            groups.setdefault(("alone", id(driven)) if key is None else key, []).append((driven, processed))
+        for members in groups.values():
+            try:
+                chosen = members[0][0].rollout.decoder.choose_many(
+                    [processed for _, processed in members], [driven.rollout.rng for driven, _ in members]
+                )
+            except BaseException as exc:  # noqa: BLE001
+                for driven, _ in members:
+                    self._finish(driven, exc)
+                continue
+            for (driven, _), choice in zip(members, chosen):
+                try:
+                    tokens = driven.rollout.take(choice)
+                    if tokens is None:
+                        self._finish(driven)
+                        continue
+                    driven.proxy.report(tokens, driven.log_probs)
+                except BaseException as exc:  # noqa: BLE001
+                    self._finish(driven, exc)
+                    continue
+                fed.append((driven, _Call("step", driven.job, (tokens.astype(np.int32), driven.state))))
+        return fed
+
+    def _answered(self, driven: _Driven, call: _Call) -> None:
+        if call.error is not None:
+            self._driven.remove(driven)
+            self._finish(driven, call.error)
+            return
+        driven.log_probs, driven.state = call.result
+        rows = driven.rollout.rows
+        if not driven.queue and driven.log_probs.shape[0] != rows:  # the prompt was fed on one row: now `rows`
+            driven.log_probs = np.repeat(driven.log_probs, rows, axis=0)
+            driven.state = StepDecoder.reorder(driven.state, np.zeros(rows, dtype=np.int64))
 
     def _warm_up(self, rows: int) -> None:
         try:
@@ -317,6 +448,18 @@ class ProxyStepper(StepDecoder):
     def reorder(self, state, indices):
         self.searching = True
         return StepDecoder.reorder(state, indices)
+
+    def run_rollout(self, rollout) -> None:
+        """A decoder's whole loop (:meth:`Decoder.decode`), advanced by the engine thread with everyone else's."""
+        self._job.check()
+        self._job.begin()
+        self._prompt = rollout.prefix[1:]
+        self._engine.drive(self._job, self, rollout)
+
+    def report(self, tokens: np.ndarray, log_probs: np.ndarray) -> None:
+        """Stream ``tokens`` (one per row, about to be fed), chosen from ``log_probs`` (the model's, unprocessed)."""
+        self._last = log_probs
+        self._report(tokens)
 
     def _report(self, tokens: np.ndarray) -> None:
         vocab = self.vocab

@@ -148,7 +148,7 @@ def build_constraints(
     for keyword in keywords:
         _unknown_error(vocab, "keyword", keyword)
 
-    classes = TokenClasses(vocab)
+    classes = TokenClasses.of(vocab)
     structure: LineForm | None = None
     if form is not None:
         structure = LineForm(classes, form.lines, (form.chars,), f"the form {form.name}", form)

@@ -47,7 +47,7 @@ class ConstraintChain:
             if not processor.hard:
                 masked = processor(history, out.copy())
                 ok = np.isfinite(masked).any(axis=1)
-                out = np.where(ok[:, None], masked, out)
+                out = masked if ok.all() else np.where(ok[:, None], masked, out)
         return out
 
     def blocker(self, history: np.ndarray, token: int, vocab_size: int) -> LogitsProcessor | None:
