@@ -2,8 +2,8 @@
 
     python docs/make_screenshot.py            # needs the serve + serve-test extras and /usr/bin/chromium
 
-Starts a server on a free loopback port, writes 春夏秋冬 as a 七言绝句 (seed 7) in headless Chromium, waits for the
-poem and its 平/仄 marks, and saves the page at a desktop and a phone width side by side.
+Starts a server on a free loopback port, writes 春夏秋冬 as a regulated (格律) 七言绝句 (seed 7) in headless Chromium,
+waits for the poem and its 平/仄 marks, and saves the page at a desktop and a phone width side by side.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def main() -> None:
                 page.fill("input[name=acrostic]", "春夏秋冬")
                 page.select_option("select[name=form]", "七言绝句")
                 page.fill("input[name=seed]", "7")
+                if page.is_visible("#regulated-label"):  # the prosody plugin is installed: ask for 格律
+                    page.check("input[name=regulated]")
                 page.click("#write")
                 page.wait_for_selector("#poem[data-done='1']", timeout=120_000)
                 try:

@@ -127,7 +127,11 @@ class Rollout:
         prompt = np.asarray(prompt, dtype=np.int64).reshape(-1)
         self.prefix = np.concatenate([[BOS_ID], prompt]).astype(np.int64)
         self.rows = int(num)
-        self.history = np.tile(prompt, (self.rows, 1))
+        # The tokens so far, prompt included, in one buffer written in place (``history`` is a view of its filled
+        # part): no copy of the whole history per step.
+        self._buffer = np.zeros((self.rows, max(self.max_len, prompt.size)), dtype=np.int64)
+        self._buffer[:, : prompt.size] = prompt
+        self._length = prompt.size
         self.log_prob = np.zeros(self.rows, dtype=np.float64)
         self.generated = np.zeros(self.rows, dtype=np.int64)
         self.active = np.ones(self.rows, dtype=bool)
@@ -172,8 +176,14 @@ class Rollout:
         if not active.any():
             self.ended = True
             return None
-        self.history = np.concatenate([self.history, tokens[:, None]], axis=1)
+        self._buffer[:, self._length] = tokens
+        self._length += 1
         return tokens
+
+    @property
+    def history(self) -> np.ndarray:
+        """``[rows, tokens so far]``: the prompt and every fed token (``<pad>`` after a row's end)."""
+        return self._buffer[:, : self._length]
 
     def run(self, stepper) -> None:
         """Step this rollout to its end with ``stepper`` alone."""
