@@ -24,7 +24,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 from tangpoet.cells import CELLS, KerasCell, get_cell  # noqa: E402
-from tangpoet.kernels import recurrent_fast_path  # noqa: E402
+from tangpoet.kernels import output_fast_path, recurrent_fast_path  # noqa: E402
 
 
 _placeholder_initialisers = False
@@ -90,7 +90,9 @@ def _per_position(layer, x):
     if keras.backend.is_keras_tensor(x) or len(x.shape) != 3:
         return layer(x)
     batch, steps = ops.shape(x)[0], ops.shape(x)[1]
-    y = layer(ops.reshape(x, (-1, x.shape[-1])))
+    flat = ops.reshape(x, (-1, x.shape[-1]))
+    fast = output_fast_path(layer, flat)  # torch: the product and the bias in one addmm (kernels/torch_dense.py)
+    y = fast(layer, flat) if fast is not None else layer(flat)
     return ops.reshape(y, (batch, steps, y.shape[-1]))
 
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from tangpoet import kernels
 from tangpoet.kernels import fast_paths_enabled, recurrent_fast_path, use_fast_paths
 from tangpoet.model import build_model
 from tangpoet.vocab import Vocabulary
@@ -160,3 +161,109 @@ def test_masked_loss_equals_with_and_without_the_loss_kernel():
         slow = float(numpy(masked_character_nll(targets, logits)))
     np.testing.assert_allclose(fast, slow, rtol=1e-6)
     assert fast > 0
+
+
+def _head_input(seed=4, rows=27, units=12):
+    return keras.ops.convert_to_tensor(np.random.default_rng(seed).normal(size=(rows, units)).astype("float32"))
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_output_fast_path_equals_the_keras_layer(tie):
+    """torch: the output layer (Dense or TiedHead) as one addmm gives the layer's own logits; elsewhere none exists."""
+    from tangpoet.kernels import output_fast_path
+
+    keras.utils.set_random_seed(2)
+    model = build_model(VOCAB, cell="lstm", num_layers=1, units=12, embedding_dim=6, tie_embeddings=tie)
+    model.head.bias.assign(np.linspace(-1, 1, len(VOCAB)).astype("float32"))  # a bias that matters
+    x = _head_input()
+    fast = output_fast_path(model.head, x)
+    assert (fast is not None) == HAS_FAST_PATH
+    with use_fast_paths(False):
+        assert output_fast_path(model.head, x) is None
+    if fast is not None:
+        np.testing.assert_allclose(numpy(fast(model.head, x)), numpy(model.head(x)), atol=1e-5)
+        assert output_fast_path(model.head, keras.ops.reshape(x, (3, 9, 12))) is None  # 2-D only
+
+
+@pytest.mark.skipif(not HAS_FAST_PATH, reason="the output-layer fast path exists on torch only")
+def test_output_fast_path_only_takes_plain_layers():
+    from tangpoet.kernels import output_fast_path
+
+    x = _head_input(units=5)
+    for layer in (
+        keras.layers.Dense(7, activation="relu"),
+        keras.layers.Dense(7, use_bias=False),
+        keras.layers.Dense(7, dtype="float64"),
+    ):
+        layer.build((None, 5))
+        assert output_fast_path(layer, x) is None
+    plain = keras.layers.Dense(7)
+    plain.build((None, 5))
+    assert output_fast_path(plain, x) is not None
+    assert output_fast_path(plain, keras.ops.cast(x, "float64")) is None
+
+
+@pytest.mark.skipif(not HAS_FAST_PATH, reason="the output-layer fast path exists on torch only")
+@pytest.mark.parametrize("tie", [False, True])
+def test_output_fast_path_gradients_equal(tie):
+    import torch
+
+    from tangpoet.kernels import output_fast_path
+
+    keras.utils.set_random_seed(2)
+    model = build_model(VOCAB, cell="lstm", num_layers=1, units=12, embedding_dim=6, tie_embeddings=tie)
+    model.head.bias.assign(np.linspace(-1, 1, len(VOCAB)).astype("float32"))
+    weights = [model.embedding.embeddings, *model.head.trainable_weights]
+    grads = {}
+    for name, enabled in (("fast", True), ("slow", False)):
+        x = _head_input().clone().requires_grad_()
+        for w in weights:
+            w.value.grad = None
+        with use_fast_paths(enabled):
+            fast = output_fast_path(model.head, x)
+            assert (fast is not None) == enabled
+            logits = fast(model.head, x) if fast is not None else model.head(x)
+        (torch.log_softmax(logits, dim=-1)[:, 3].sum()).backward()
+        grads[name] = [numpy(x.grad)] + [numpy(w.value.grad) for w in weights if w.value.grad is not None]
+    assert len(grads["fast"]) == len(grads["slow"]) == len(weights) + 1 - (0 if tie else 1)
+    for f, s in zip(grads["fast"], grads["slow"]):
+        np.testing.assert_allclose(f, s, atol=1e-5)
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_training_steps_equal_with_and_without_the_output_fast_path(tie, tmp_path, monkeypatch):
+    """Training runs the output layer through the fast path (torch); three steps give the same losses and weights
+    as Keras' own Dense / TiedHead call, and the file saved from the trained model loads as usual."""
+    import tangpoet.model as model_module
+    from tangpoet.training import TrainConfig, compile_for_training
+
+    taken = []
+
+    def spy(layer, inputs):
+        fast = kernels.output_fast_path(layer, inputs)
+        taken.append(fast is not None)
+        return fast
+
+    monkeypatch.setattr(model_module, "output_fast_path", spy)
+
+    keras.utils.set_random_seed(6)
+    fast = build_model(VOCAB, cell="lstm", num_layers=1, units=12, embedding_dim=6, tie_embeddings=tie)
+    slow = build_model(VOCAB, cell="lstm", num_layers=1, units=12, embedding_dim=6, tie_embeddings=tie)
+    slow.set_weights(fast.get_weights())
+    ids = tokens(batch=4, time=10, seed=8)
+    targets = np.roll(ids, -1, axis=1)
+    targets[:, -2:] = 0
+    losses = {}
+    for name, model, enabled in (("fast", fast, True), ("slow", slow, False)):
+        with use_fast_paths(enabled):
+            compile_for_training(model, TrainConfig(lr=0.05))
+            losses[name] = [float(model.train_on_batch(ids, targets)) for _ in range(3)]
+    assert taken and any(taken) == HAS_FAST_PATH  # the fast path ran (torch), or none exists
+    np.testing.assert_allclose(losses["fast"], losses["slow"], rtol=1e-5)
+    assert losses["fast"][-1] < losses["fast"][0]  # it trained
+    for wf, ws in zip(fast.get_weights(), slow.get_weights()):
+        np.testing.assert_allclose(wf, ws, atol=1e-5)
+    from tangpoet.model import load_model, save_model
+
+    loaded = load_model(save_model(fast, tmp_path / "fast.keras"))
+    np.testing.assert_allclose(numpy(loaded(ids)), numpy(fast(ids)), atol=1e-5)

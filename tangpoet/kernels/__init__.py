@@ -7,6 +7,8 @@ and is tested against that counterpart for equal results. Modules are named afte
 - ``torch_rnn`` — Keras' LSTM/GRU weights run through torch's own fused recurrent kernels, also on CPU (Keras uses
   them only with cuDNN and otherwise loops over time steps in Python);
 - ``torch_loss`` — the training loss's per-token cross-entropy through torch's fused kernel (no one-hot);
+- ``torch_dense`` — the output layer as one ``torch.addmm`` (Keras' ``Dense`` is a product plus an out-of-place
+  bias add: one more pass over, and allocation of, the ``[tokens, vocab]`` logits per step);
 - ``compiled_step`` — the step decoder's one step through ``jax.jit`` / ``tf.function`` / ``torch.inference_mode``.
 
 (A JAX LSTM/GRU with the input projection hoisted out of ``lax.scan`` was tried twice and gained nothing measurable
@@ -56,6 +58,20 @@ def recurrent_fast_path(layer, inputs) -> Callable | None:
         from tangpoet.kernels import torch_rnn
 
         return torch_rnn.fast_path(layer, inputs)
+    return None
+
+
+def output_fast_path(layer, inputs) -> Callable | None:
+    """A function ``(layer, inputs) -> logits`` equal to ``layer(inputs)`` for the output layer (Keras ``Dense`` or
+    ``TiedHead``) on 2-D ``inputs``, or ``None`` where none applies."""
+    if not fast_paths_enabled():
+        return None
+    import keras
+
+    if keras.backend.backend() == "torch":
+        from tangpoet.kernels import torch_dense
+
+        return torch_dense.fast_path(layer, inputs)
     return None
 
 

@@ -1,0 +1,82 @@
+"""PyTorch: the output layer (Keras ``Dense`` or tangpoet's ``TiedHead``) as one fused ``torch.addmm``.
+
+Keras' ``Dense.call`` is ``ops.add(ops.matmul(x, kernel), bias)``: on torch a matrix product and then an out-of-place
+add. For the output layer of a character model that second op is a whole extra pass over the logits — ``[tokens,
+vocab]``, ~100 MB per step for a batch of 64 × 56 characters and a 7,144-character vocabulary — and one more fresh
+allocation of that size (page faults), in the forward pass of every training step. ``torch.addmm(bias, x, kernel)``
+(what ``nn.Linear`` does for 2-D input) writes the bias into the product's output. Profiled (torch.profiler) in one
+process against the plain PyTorch loop of ``benchmarks/train_throughput.py`` on the same batches: Keras'
+out-of-place ``aten::add`` was ~46 ms of a ~1 s step, the only sizeable op the plain loop does not run; the output
+layer alone (forward, backward and cross-entropy, one thread) took 1,440 ms of CPU time as Keras computes it vs
+1,258 ms as one ``addmm`` (``nn.Linear``: 1,274 ms). Same values (tested equal, logits, gradients, losses and
+weights after training steps).
+
+Only the plain configuration is taken: 2-D float32 torch input, float32 weights, linear activation, no LoRA, not
+quantized (Keras routes quantized layers around ``call`` anyway).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _plain_dense(layer) -> bool:
+    import keras
+
+    return (
+        type(layer) is keras.layers.Dense
+        and layer.activation is keras.activations.linear
+        and layer.use_bias
+        and not getattr(layer, "lora_enabled", False)
+        and layer.quantization_mode is None
+        and layer.compute_dtype == "float32"
+        and layer.kernel.dtype == "float32"
+    )
+
+
+def _plain_tied(layer) -> bool:
+    from tangpoet.model import TiedHead
+
+    return (
+        type(layer) is TiedHead
+        and layer.compute_dtype == "float32"
+        and layer.quantization_mode is None
+        and layer._embedding_matrix is not None
+        and (layer.projection is None or _plain_projection(layer.projection))
+    )
+
+
+def _plain_projection(layer) -> bool:
+    import keras
+
+    return (
+        type(layer) is keras.layers.Dense
+        and layer.activation is keras.activations.linear
+        and not layer.use_bias
+        and not getattr(layer, "lora_enabled", False)
+        and layer.quantization_mode is None
+    )
+
+
+def fast_path(layer, inputs):
+    """``dense`` / ``tied`` for a plain output layer and a 2-D float32 torch tensor, else ``None``."""
+    if not (isinstance(inputs, torch.Tensor) and inputs.dim() == 2 and inputs.dtype == torch.float32):
+        return None
+    if _plain_dense(layer):
+        return dense
+    if _plain_tied(layer):
+        return tied
+    return None
+
+
+def dense(layer, inputs):
+    """``inputs @ kernel + bias`` in one ``addmm``."""
+    return torch.addmm(layer.bias.value, inputs, layer.kernel.value)
+
+
+def tied(layer, inputs):
+    """``(inputs @ P) @ Eᵀ + bias`` with the last product and the bias in one ``addmm`` (``Eᵀ`` is a view)."""
+    x = inputs if layer.projection is None else torch.matmul(inputs, layer.projection.kernel.value)
+    matrix = layer._embedding_matrix()
+    matrix = matrix.value if hasattr(matrix, "value") else matrix
+    return torch.addmm(layer.bias.value, x, matrix.t())
