@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -493,7 +494,7 @@ def _cell(res, key, spec):
 
 
 def format_table(rows):
-    head = ["backend", "tangpoet chars/s", "native chars/s", "ratio", "generic chars/s", "fast/generic",
+    head = ["backend", "tangpoet chars/s", "native chars/s", "ratio", "paired ratio", "generic chars/s", "fast/generic",
             "tangpoet ms/step", "native ms/step", "peak RSS MB (tp / nat)", "others' CPU (tp / nat)"]
     lines = []
     for r in rows:
@@ -506,6 +507,7 @@ def format_table(rows):
             _cell(tp, "chars_per_s", ",.0f"),
             _cell(nat, "chars_per_s", ",.0f"),
             f"{r['ratio']:.2f}" if "ratio" in r else "-",
+            f"{r['paired_ratio_median']:.2f}" if "paired_ratio_median" in r else "-",
             _cell(r.get("generic"), "chars_per_s", ",.0f"),
             f"{r['fast_over_generic']:.2f}" if "fast_over_generic" in r else "-",
             _cell(tp, "ms_per_step", ",.0f"),
@@ -642,6 +644,13 @@ def main(argv=None):
         tp, nat = row.get("tangpoet", {}), row.get("native", {})
         if "chars_per_s" in tp and "chars_per_s" in nat:
             row["ratio"] = tp["chars_per_s"] / nat["chars_per_s"]
+            # Paired: round k's tangpoet run against round k's native run (they ran one after the other, so a load
+            # change hits both); the median over rounds is steadier than the ratio of two best runs.
+            paired = [t["chars_per_s"] / n["chars_per_s"]
+                      for t, n in zip(runs[backend, "tangpoet"], runs[backend, "native"])
+                      if "chars_per_s" in t and "chars_per_s" in n]
+            row["paired_ratios"] = [round(x, 3) for x in paired]
+            row["paired_ratio_median"] = statistics.median(paired)
         gen = row.get("generic", {})
         if "chars_per_s" in tp and "chars_per_s" in gen:
             row["fast_over_generic"] = tp["chars_per_s"] / gen["chars_per_s"]
@@ -669,6 +678,9 @@ def main(argv=None):
                     f"· warm-up {res['warmup_s']:.1f}s · own CPU {res['own_cpu_cores']:.2f} cores · mean loss "
                     f"{res['mean_loss']:.3f} · {res['params']:,} params · process {res['process_s']:.0f}s{spread}"
                 )
+    for r in rows:
+        if len(r.get("paired_ratios", [])) > 1:
+            footer.append(f"{r['backend']}: tangpoet / native per round {r['paired_ratios']} (paired ratio: their median)")
     if versions:
         footer.append("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
     busy = [res.get("others_cpu_share", 0) for r in rows for i in impls if "chars_per_s" in (res := r.get(i) or {})]
