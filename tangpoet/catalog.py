@@ -55,7 +55,7 @@ class PluginRow:
     distribution: str
     version: str | None
     builtin: bool
-    status: str  # "ok" or "broken: <reason>"
+    status: str  # "ok", "broken: <reason>" or "retired: <what replaces it>"
     aliases: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:

@@ -219,12 +219,14 @@ class Registry(Generic[T]):
         return self._loaded[name]
 
     def status(self, name: str) -> str:
-        """``"ok"`` or ``"broken: <reason>"`` (loads the entry point)."""
+        """``"ok"``, ``"broken: <reason>"``, or ``"retired: <what replaces it>"`` for an entry kept only to point
+        to its replacement (its object's ``retired`` attribute) — loads the entry point."""
         try:
-            self.get(name)
+            obj = self.get(name)
         except PluginError as exc:
             return f"broken: {exc}"
-        return "ok"
+        retired = getattr(obj, "retired", None)
+        return f"retired: {retired}" if isinstance(retired, str) and retired else "ok"
 
 
 def _alias_key(name: str) -> str:

@@ -56,6 +56,15 @@ def test_a_broken_plugin_is_reported_by_name_and_breaks_nothing_else(site):
     assert registry.get("fine") == "fine" and registry.status("fine") == "ok"
 
 
+def test_a_retired_entry_says_what_replaces_it(site):
+    code = "class Old:\n    retired = 'use --decoder new'\n\nclass Plain:\n    retired = ''\n"
+    make_dist(site, "tp-fake-retired", {"old": "tp_fake_retired:Old", "plain": "tp_fake_retired:Plain"},
+              {"tp_fake_retired": code})
+    registry = Registry("thing", GROUP)
+    assert registry.status("old") == "retired: use --decoder new"
+    assert registry.status("plain") == "ok"  # an empty text is not a retirement
+
+
 def test_two_plugins_claiming_one_name_is_an_error_naming_both(site):
     make_dist(site, "tp-fake-left", {"twin": "tp_fake_left:THING"}, {"tp_fake_left": "THING = 'l'\n"})
     make_dist(site, "tp-fake-right", {"twin": "tp_fake_right:THING"}, {"tp_fake_right": "THING = 'r'\n"})

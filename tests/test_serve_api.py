@@ -173,6 +173,7 @@ def test_health_info_openapi_and_page(server, backend):
     assert info["backend"] == backend
     assert info["model"]["units"] == 16 and info["model"]["cell"] == "lstm"
     assert {"greedy", "top-p", "beam"} <= set(info["decoders"]) and "lstm" in info["cells"]
+    assert not {"rhyme-beam", "rhyme-sample"} & set(info["decoders"])  # retired: not offered (page, clients)
     assert [f["name"] for f in info["forms"]] == ["五言绝句", "七言绝句", "五言律诗", "七言律诗"]
     assert info["serve"]["batching"] == "fused" and info["serve"]["max_queue"] == 64
     assert {"/generate", "/generate_stream", "/health", "/info", "/check"} <= set(schema["paths"])

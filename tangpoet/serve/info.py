@@ -17,6 +17,10 @@ def describe(model_path, *, backend: str) -> dict[str, Any]:
             installed[kind + "s"] = available_names(kind)
         except ValueError:  # an older catalog without this kind
             installed[kind + "s"] = []
+    from tangpoet.decoding import DECODERS
+
+    # a retired decoder only points to its replacement: not offered (the page's list, clients)
+    installed["decoders"] = [n for n in installed["decoders"] if not DECODERS.status(n).startswith("retired:")]
     return {
         "version": __version__,
         "backend": backend,

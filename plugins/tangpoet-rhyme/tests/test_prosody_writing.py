@@ -151,6 +151,12 @@ def test_the_retired_decoders_name_their_replacement(tiny_model):
         get_decoder("rhyme-beam")
     with pytest.raises(TangpoetError, match="use --decoder top-p --constraint rhyme"):
         get_decoder("rhyme-sample", top_p=0.9)
+    from tangpoet.catalog import plugin_table
+
+    status = {row.name: row.status for row in plugin_table() if row.kind == "decoder"}
+    assert status["rhyme-beam"] == "retired: use --decoder beam --constraint rhyme"  # `tangpoet plugins` says so
+    assert status["rhyme-sample"] == "retired: use --decoder top-p --constraint rhyme"
+    assert status["top-p"] == "ok"
 
 
 def test_cli_writes_regulated_verse_and_refuses_in_one_line(tiny_model_file):

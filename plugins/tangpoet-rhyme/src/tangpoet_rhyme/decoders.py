@@ -26,6 +26,7 @@ class RhymeBeamDecoder(_Retired):
 
     name = "rhyme-beam"
     replacement = "--decoder beam"
+    retired = "use --decoder beam --constraint rhyme"  # shown by `tangpoet plugins`; left out of the server's list
 
 
 class RhymeSampleDecoder(_Retired):
@@ -33,3 +34,4 @@ class RhymeSampleDecoder(_Retired):
 
     name = "rhyme-sample"
     replacement = "--decoder top-p"
+    retired = "use --decoder top-p --constraint rhyme"
