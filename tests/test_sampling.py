@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tangpoet.decoding.sampling import TopKDecoder, TopPDecoder, draw, nucleus, top_k_mask
+from tangpoet.decoding.sampling import TopKDecoder, TopPDecoder, draw, nucleus_mask, top_k_mask
 
 
 def reference_descending(row):
@@ -30,6 +30,11 @@ def reference_nucleus(row, top_p):
     before = np.cumsum(probs) - probs
     keep = order[(before < top_p) & finite]
     return np.sort(keep if keep.size else order[:1])
+
+
+def nucleus(row, top_p):
+    """The ids ``nucleus_mask`` keeps in one row, in id order."""
+    return np.flatnonzero(nucleus_mask(row[None, :], top_p)[0])
 
 
 def reference_draw(row, u):

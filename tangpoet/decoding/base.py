@@ -136,7 +136,6 @@ class Rollout:
         self.generated = np.zeros(self.rows, dtype=np.int64)
         self.active = np.ones(self.rows, dtype=bool)
         self.finished = np.zeros(self.rows, dtype=bool)
-        self.ended = False
 
     def advance(self, log_probs: np.ndarray) -> np.ndarray | None:
         """The next tokens for the log-probs of the tokens fed last (of the prefix, first), or ``None`` at the end."""
@@ -158,7 +157,6 @@ class Rollout:
                 self.log_prob[ending] += log_probs[ending, EOS_ID]
                 self.generated[ending] += 1
                 self.finished[ending] = True
-            self.ended = True
             return None
         return chain(history[active], log_probs[active])
 
@@ -174,7 +172,6 @@ class Rollout:
         self.finished |= ended
         active &= ~ended
         if not active.any():
-            self.ended = True
             return None
         self._buffer[:, self._length] = tokens
         self._length += 1
