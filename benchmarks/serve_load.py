@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -48,6 +49,18 @@ def rss_kb(pid: int | None, key: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def start_server(args) -> tuple[subprocess.Popen, str]:
@@ -181,6 +194,9 @@ def main():
     parser.add_argument("--batching", default="fused", choices=["fused", "exact"])
     parser.add_argument("--url", default=None, help="a running server on this machine (loopback only)")
     parser.add_argument("--levels", default="1,4,16,64")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the levels this many times, interleaved; the summary gives each level's median and "
+                             "the median of the rounds' ratios to the first level (one run's figures swing ~25 %% here)")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--max-requests", type=int, default=5000, help="per level")
@@ -208,12 +224,15 @@ def main():
               f"batching {info['serve']['batching']}, request {json.dumps(body, ensure_ascii=False)}, "
               f"{args.duration:g} s per level, load average {os.getloadavg()[0]:.1f}", flush=True)
         print("| clients | poems/s | chars/s | p50 s | p95 s | p99 s | TTFC p50 ms | TTFC p95 ms | errors | lost "
-              "| peak RSS MB | rows per model call | ms per model call |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for n in [int(x) for x in args.levels.split(",")]:
+              "| peak RSS MB | rows per model call | ms per model call | CPU server / client |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        levels = [int(x) for x in args.levels.split(",")]
+        for n in levels * max(args.rounds, 1):
             before = httpx.get(url + "/health", timeout=30).json()
+            server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
             stats, elapsed, peak = run_async(level(url, n, args.duration, args.warmup, body, args.max_requests, pid))
             after = httpx.get(url + "/health", timeout=30).json()
+            server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
             calls = max(after["steps"] - before["steps"], 1)
             rows_per_call = (after["rows_stepped"] - before["rows_stepped"]) / calls
             model_ms = 1000 * (after.get("model_seconds", 0) - before.get("model_seconds", 0)) / calls
@@ -234,21 +253,36 @@ def main():
                 "rows_per_call": rows_per_call,
                 "ms_per_call": model_ms,
                 "load_average": os.getloadavg()[0],
+                # CPU seconds per second of the level (the load generator shares the machine with the server)
+                "server_cpu": server_cpu / (elapsed + args.warmup),
+                "client_cpu": client_cpu / (elapsed + args.warmup),
             }
             rows.append(row)
             print(
                 f"| {n} | {row['poems_per_s']:.2f} | {row['chars_per_s']:.0f} | {row['p50_s']:.2f} | {row['p95_s']:.2f} "
                 f"| {row['p99_s']:.2f} | {row['ttfc_p50_ms']:.0f} | {row['ttfc_p95_ms']:.0f} | {row['errors']} "
-                f"| {row['lost']} | {row['peak_rss_mb']:.0f} | {rows_per_call:.1f} | {model_ms:.1f} |",
+                f"| {row['lost']} | {row['peak_rss_mb']:.0f} | {rows_per_call:.1f} | {model_ms:.1f} "
+                f"| {row['server_cpu']:.2f} / {row['client_cpu']:.2f} |",
                 flush=True,
             )
             for message in stats["errors"][:3]:
                 print(f"#   error: {message}")
             if stats["errors"] and SERVER_LOG:
                 print("#   server log:\n" + "\n".join("#     " + line for line in SERVER_LOG[-10:]))
-        if len(rows) > 1:
-            base = rows[0]["poems_per_s"]
-            print("# throughput vs 1 client: " + ", ".join(f"{r['clients']}: {r['poems_per_s'] / base:.1f}x" for r in rows))
+        if len(levels) > 1:
+            rounds = [rows[k : k + len(levels)] for k in range(0, len(rows), len(levels))]
+            for done in rounds:
+                base = done[0]["poems_per_s"]
+                print(f"# throughput vs {done[0]['clients']} client(s): "
+                      + ", ".join(f"{r['clients']}: {r['poems_per_s'] / base:.1f}x" for r in done))
+            if len(rounds) > 1:
+                print(f"# over {len(rounds)} rounds, median poems/s per level and median ratio to the first level:")
+                for i, n in enumerate(levels):
+                    rates = [done[i]["poems_per_s"] for done in rounds]
+                    ratios = [done[i]["poems_per_s"] / done[0]["poems_per_s"] for done in rounds]
+                    print(f"#   {n} clients: {statistics.median(rates):.2f} poems/s "
+                          f"({statistics.median([done[i]['chars_per_s'] for done in rounds]):.0f} chars/s), "
+                          f"ratio median {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
         health = httpx.get(url + "/health", timeout=30).json()
         print(f"# server: {health['steps']} model calls, {health['rows_stepped']} rows, largest batch {health['largest_batch']}"
               f", {health.get('model_seconds', float('nan')):.1f} s inside model calls"

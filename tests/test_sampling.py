@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tangpoet.decoding.sampling import TopKDecoder, TopPDecoder, draw, nucleus_mask, top_k_mask
+from tangpoet.decoding.nucleus import nucleus_draw, nucleus_mask
+from tangpoet.decoding.sampling import TopKDecoder, TopPDecoder, draw, top_k_mask
 
 
 def reference_descending(row):
@@ -65,7 +66,63 @@ def rows(draw_, size=st.integers(1, 400)):
 @settings(max_examples=300, deadline=None)
 @given(rows(), st.floats(1e-6, 1.0))
 def test_nucleus_is_the_whole_row_definition(row, top_p):
-    assert np.array_equal(np.sort(nucleus(row, top_p)), reference_nucleus(row, top_p))
+    assert np.array_equal(nucleus(row, top_p), reference_nucleus(row, top_p))
+
+
+def reference_nucleus_draw(row, temperature, top_p, u):
+    """Filter the whole row to its nucleus, then draw: what ``nucleus_draw`` must give."""
+    scaled = row.astype(np.float64) / temperature
+    allowed = reference_nucleus(scaled, top_p)
+    filtered = np.full(row.shape, -np.inf)
+    filtered[allowed] = scaled[allowed]
+    return reference_draw(filtered, u)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(rows(st.integers(40, 300)), min_size=1, max_size=3), st.floats(1e-6, 1.0), st.sampled_from([1.0, 0.7, 1.3]),
+       st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=3, max_size=3), st.sampled_from([(4, 16), (8,), ()]))
+def test_nucleus_draw_is_filter_then_draw(batch, top_p, temperature, us, tries):
+    """From each row's largest values (small ``tries`` on the tests' short rows: decided there, by the next try, or
+    by the whole-row fallback), rows of different lengths' worth of -inf, ties, float32 and float64 rows."""
+    width = max(len(row) for row in batch)
+    stacked = np.full((len(batch), width), -np.inf)
+    for r, row in enumerate(batch):
+        stacked[r, : len(row)] = row
+    uniforms = np.asarray(us[: len(batch)])
+    for dtype in (np.float64, np.float32):
+        rows_ = stacked.astype(dtype)
+        got = nucleus_draw(rows_, temperature, top_p, uniforms, tries=tries)
+        expected = [reference_nucleus_draw(rows_[r], temperature, top_p, uniforms[r]) for r in range(len(batch))]
+        assert list(got) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.5, 0.9, 0.95, 0.999, 1.0]), st.sampled_from([0.02, 0.2, 1.0]))
+def test_nucleus_draw_on_model_sized_rows(seed, top_p, concentration):
+    """Rows the size of the bundled model's vocabulary, peaked or flat (nuclei of a few to thousands of tokens), with
+    the default tries: the definition's tokens, and most rows decided from their largest values."""
+    rng = np.random.default_rng(seed)
+    with np.errstate(divide="ignore"):
+        scaled = np.log(rng.dirichlet(np.full(5657, concentration), size=6)).astype(np.float32)
+    scaled[1, rng.random(5657) < 0.5] = -np.inf
+    uniforms = rng.random(6)
+    got = nucleus_draw(scaled, 1.0, top_p, uniforms)
+    assert list(got) == [reference_nucleus_draw(scaled[r], 1.0, top_p, uniforms[r]) for r in range(6)]
+
+
+def test_nucleus_draw_decides_most_rows_from_their_largest_values(monkeypatch):
+    """The partial ranking is what runs (the fallback would be as slow as before): with the whole-row fallback
+    disabled, rows of model-like log-probs are still drawn."""
+    import tangpoet.decoding.nucleus as nucleus_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fell back to the whole rows")
+
+    monkeypatch.setattr(nucleus_module, "nucleus_mask", refuse)
+    rng = np.random.default_rng(1)
+    with np.errstate(divide="ignore"):
+        scaled = np.log(rng.dirichlet(np.full(5657, 0.05), size=8)).astype(np.float32)
+    assert nucleus_draw(scaled, 1.0, 0.9, rng.random(8)).shape == (8,)
 
 
 @settings(max_examples=300, deadline=None)
@@ -86,10 +143,22 @@ def test_top_k_mask_is_the_whole_row_definition(batch, k):
 @given(rows(), st.floats(0.0, 1.0, exclude_max=True))
 def test_draw_is_the_whole_row_definition(row, u):
     class Fixed:
-        def random(self):
-            return u
+        def random(self, size=None):
+            return u if size is None else np.full(size, u)
 
     assert int(draw(row[None, :], Fixed())[0]) == reference_draw(row, u)
+
+
+def test_draw_takes_one_uniform_per_row_in_order():
+    """Drawing for all rows at once uses the generator as one draw per row did (a seed writes the same poem)."""
+    rng = np.random.default_rng(4)
+    with np.errstate(divide="ignore"):
+        rows_ = np.log(rng.dirichlet(np.full(500, 0.1), size=6))
+    together = draw(rows_, np.random.default_rng(9))
+    one_by_one, gen = [], np.random.default_rng(9)
+    for row in rows_:
+        one_by_one.append(reference_draw(row, gen.random()))
+    assert list(together) == one_by_one
 
 
 @pytest.mark.parametrize("top_p", [0.001, 0.25, 0.5, 0.999, 1.0])

@@ -9,26 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from tangpoet.decoding.base import Decoder, check_positive
+from tangpoet.decoding.draws import draw, draw_with  # noqa: F401 - draw: the one-generator form, for callers
+from tangpoet.decoding.nucleus import nucleus_draw, nucleus_mask
 
 NEG_INF = -np.inf
-
-
-def draw(log_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One token per row drawn in proportion to ``exp(log_probs)`` (``-inf`` never drawn); one uniform per row.
-
-    Only the allowed (finite) ids are summed — after top-k / top-p or a constraint that is a few dozen of the
-    vocabulary's thousands; the cumulative sums equal those over the whole row (the skipped weights are zeros).
-    """
-    rows = np.asarray(log_probs, dtype=np.float64)
-    out = np.empty(rows.shape[0], dtype=np.int64)
-    for r, row in enumerate(rows):
-        allowed = np.flatnonzero(np.isfinite(row))
-        values = row[allowed]
-        cumulative = np.cumsum(np.exp(values - values.max()))
-        u = rng.random() * cumulative[-1]
-        # past the end (floating-point edge): the last allowed id
-        out[r] = allowed[min(int(np.searchsorted(cumulative, u, side="right")), allowed.size - 1)]
-    return out
 
 
 def top_k_mask(scaled: np.ndarray, k: int) -> np.ndarray:
@@ -43,30 +27,6 @@ def top_k_mask(scaled: np.ndarray, k: int) -> np.ndarray:
     tied = scaled == kth
     room = k - above.sum(axis=1, keepdims=True)  # how many of the tied entries fit, lowest ids first
     return above | (tied & (np.cumsum(tied, axis=1) <= room))
-
-
-def nucleus_mask(scaled: np.ndarray, top_p: float) -> np.ndarray:
-    """Per row, True for the fewest most likely tokens whose probability reaches ``top_p`` (at least one).
-
-    Exactly the tokens of ranking each row (largest first, ties in id order) and counting the probability mass above each one — but
-    the count needs only the sorted *values* (``np.sort``, ~8× faster than the stable ``argsort`` of ids that was most
-    of a sampling step's time); the ids are then those above the last kept value, plus the lowest ids tied with it.
-    All rows in one go (a server chooses for many requests' rows at once).
-    """
-    ranked = np.sort(scaled, axis=1)[:, ::-1]
-    finite = np.isfinite(ranked)
-    probs = np.zeros(ranked.shape)
-    np.exp(ranked - ranked[:, :1], out=probs, where=finite)  # exp of the finite ones only (exp(-inf) is slow)
-    probs /= probs.sum(axis=1, keepdims=True)
-    before = np.cumsum(probs, axis=1) - probs  # probability mass of the tokens ranked above each one
-    count = np.maximum(((before < top_p) & finite).sum(axis=1), 1)  # a prefix of each row's ranking
-    last = np.take_along_axis(ranked, (count - 1)[:, None], axis=1)
-    keep = scaled > last
-    tied = scaled == last
-    room = count[:, None] - keep.sum(axis=1, keepdims=True)  # ties in id order, like the stable ranking
-    if (tied.sum(axis=1, keepdims=True) <= room).all():  # the usual case: every tied token fits
-        return keep | tied
-    return keep | (tied & (np.cumsum(tied, axis=1) <= room))
 
 
 class SampleDecoder(Decoder):
@@ -84,8 +44,12 @@ class SampleDecoder(Decoder):
         return scaled
 
     def choose(self, log_probs, rng):
-        scaled = np.asarray(log_probs, dtype=np.float64) / self.temperature
-        return draw(self.filter(scaled), rng)
+        rows = np.asarray(log_probs)
+        return self._choose_rows(rows, rng.random(rows.shape[0]))
+
+    def _choose_rows(self, rows: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """Filter and draw for ``rows`` (log-probs) with one uniform per row."""
+        return draw_with(self.filter(np.asarray(rows, dtype=np.float64) / self.temperature), uniforms)
 
     def batch_key(self):
         # The built-in filters treat every row on its own, so many requests' rows can be filtered together; a
@@ -97,12 +61,10 @@ class SampleDecoder(Decoder):
     def choose_many(self, processed, rngs):
         if self.batch_key() is None:
             return super().choose_many(processed, rngs)
-        filtered = self.filter(np.concatenate([np.asarray(p, dtype=np.float64) for p in processed]) / self.temperature)
-        chosen, offset = [], 0
-        for rows, rng in zip(processed, rngs):  # each request's draws from its own generator, rows in order
-            chosen.append(draw(filtered[offset : offset + len(rows)], rng))
-            offset += len(rows)
-        return chosen
+        # each request's uniforms from its own generator, its rows in order; then one filter and draw for all rows
+        uniforms = np.concatenate([rng.random(len(rows)) for rows, rng in zip(processed, rngs)])
+        chosen = self._choose_rows(np.concatenate([np.asarray(p) for p in processed]), uniforms)
+        return np.split(chosen, np.cumsum([len(rows) for rows in processed])[:-1])
 
 
 class TopKDecoder(SampleDecoder):
@@ -131,6 +93,12 @@ class TopPDecoder(SampleDecoder):
 
     def filter(self, scaled):
         return np.where(nucleus_mask(scaled, self.top_p), scaled, NEG_INF)
+
+    def _choose_rows(self, rows, uniforms):
+        if type(self).filter is not TopPDecoder.filter:  # a subclass's own filter: filter, then draw
+            return super()._choose_rows(rows, uniforms)
+        # the same tokens as filtering the whole rows and drawing, from each row's largest values (nucleus.py)
+        return nucleus_draw(rows, self.temperature, self.top_p, uniforms)
 
 
 _ROW_WISE_FILTERS = (SampleDecoder.filter, TopKDecoder.filter, TopPDecoder.filter)

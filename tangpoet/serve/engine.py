@@ -56,14 +56,24 @@ class Stopped(Exception):
 class _Call:
     __slots__ = ("args", "done", "error", "job", "kind", "result", "since")
 
-    def __init__(self, kind: str, job, args):
+    def __init__(self, kind: str, job, args, waited: bool = True):
         self.kind = kind
         self.job = job
         self.args = args
         self.result = None
         self.error: BaseException | None = None
-        self.done = threading.Event()
+        # set when the call has run; a rollout's call (made and read by the engine thread itself) needs none
+        self.done = threading.Event() if waited else _NO_WAIT
         self.since = time.monotonic()
+
+
+class _NoWait:
+    @staticmethod
+    def set() -> None:
+        pass
+
+
+_NO_WAIT = _NoWait()
 
 
 class _Driven:
@@ -272,7 +282,7 @@ class BatchEngine:
                 if driven.queue:  # the prompt
                     rows = rollout.rows if getattr(driven.job, "exact", False) else 1
                     tokens = np.full(rows, driven.queue.pop(0), dtype=np.int32)
-                    fed.append((driven, _Call("step", driven.job, (tokens, driven.state))))
+                    fed.append((driven, _Call("step", driven.job, (tokens, driven.state), waited=False)))
                     continue
                 processed = rollout.propose(driven.log_probs)
             except BaseException as exc:  # noqa: BLE001 - handed to the request's own thread
@@ -302,7 +312,7 @@ class BatchEngine:
                 except BaseException as exc:  # noqa: BLE001
                     self._finish(driven, exc)
                     continue
-                fed.append((driven, _Call("step", driven.job, (tokens.astype(np.int32), driven.state))))
+                fed.append((driven, _Call("step", driven.job, (tokens.astype(np.int32), driven.state), waited=False)))
         return fed
 
     def _answered(self, driven: _Driven, call: _Call) -> None:
