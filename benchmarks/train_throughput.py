@@ -468,6 +468,8 @@ def run_one(args, backend, impl, log):
         env["TANGPOET_FAST_PATHS"] = "0"
     if args.devices and backend == "jax" and impl != "native":  # virtual CPU devices: before JAX starts
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={args.devices}".strip()
+    if impl == "native":
+        env.update(setting.split("=", 1) for setting in args.native_env)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     waited = wait_until_idle(args.wait_idle, log)
     t0 = time.perf_counter()
@@ -551,11 +553,18 @@ def parse_args(argv=None):
     p.add_argument("--devices", type=int, default=0,
                    help="tangpoet/generic data parallel over this many virtual CPU devices (jax, tensorflow); "
                         "0: off (default). On CPU it shows the distributed step's overhead, not a speed-up")
+    p.add_argument("--native-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="an environment setting for the native loops only (repeatable), e.g. THP_MEM_ALLOC_ENABLE=1: "
+                        "tangpoet sets that one for torch in its own process (tangpoet/backend.py), a plain script "
+                        "does not")
     p.add_argument("--json", action="store_true", help="print JSON results on stdout (the table goes to stderr)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.devices < 0:
         p.error("--devices must not be negative")
+    for setting in args.native_env:
+        if "=" not in setting or not setting.split("=", 1)[0]:
+            p.error(f"--native-env takes KEY=VALUE, got {setting!r}")
     if args.steps < 1 or args.warmup < 0 or args.repeat < 1:
         p.error("--steps and --repeat must be at least 1, --warmup at least 0")
     args.passthrough = [
@@ -601,6 +610,8 @@ def main(argv=None):
         f"global clip norm {args.clip_norm:g}, masked loss · corpus {args.corpus}",
         f"steps: {args.steps} timed, after {args.warmup} warm-up steps plus one per timed sequence length not yet "
         f"seen (compilation) · best of {args.repeat}",
+        "environment: tangpoet's worker as tangpoet sets it up (torch: THP_MEM_ALLOC_ENABLE=1 unless set); the native "
+        f"loops as given{' + ' + ' '.join(args.native_env) if args.native_env else ''}",
     ]
     if args.devices:
         header.append(

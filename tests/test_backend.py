@@ -136,3 +136,17 @@ def test_without_env_or_keras_json_an_installed_backend_is_chosen(tmp_path):
     assert result.returncode == 0, result.stderr
     chosen, running, installed = result.stdout.split()
     assert chosen == running and installed == "True"
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("0", "0")])
+def test_torch_large_tensors_on_huge_pages_unless_the_user_says_otherwise(given, expected, tmp_path):
+    """ensure_backend asks torch for transparent huge pages (its THP_MEM_ALLOC_ENABLE) before Keras imports it; a
+    setting the user made is kept."""
+    env = {k: v for k, v in os.environ.items() if k not in ("THP_MEM_ALLOC_ENABLE",)}
+    env["KERAS_HOME"] = str(tmp_path)
+    if given is not None:
+        env["THP_MEM_ALLOC_ENABLE"] = given
+    code = "import os; from tangpoet.backend import ensure_backend; ensure_backend(); print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    result = _run(code, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == expected
