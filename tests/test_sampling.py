@@ -110,6 +110,26 @@ def test_nucleus_draw_on_model_sized_rows(seed, top_p, concentration):
     assert list(got) == [reference_nucleus_draw(scaled[r], 1.0, top_p, uniforms[r]) for r in range(6)]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.sampled_from([-1, 0, 1]))
+def test_nucleus_draw_on_a_boundary_is_the_definition(seed, place, nudge):
+    """``top_p`` exactly at (or one float next to) a mass the definition computes: the partial ranking's float32 total
+    could decide such a count the other way, so the margin must hand these rows to the whole-row definition."""
+    rng = np.random.default_rng(seed)
+    with np.errstate(divide="ignore"):
+        row = np.log(rng.dirichlet(np.full(300, 0.3))).astype(np.float32)
+    order = np.argsort(-row.astype(np.float64), kind="stable")
+    probs = np.exp(row[order].astype(np.float64) - row[order[0]])
+    probs /= probs.sum()
+    top_p = float((np.cumsum(probs) - probs)[place])  # the mass above the token ranked `place`
+    top_p = float(np.nextafter(top_p, 2.0 if nudge > 0 else -1.0)) if nudge else top_p
+    if not 0 < top_p <= 1:
+        return
+    for u in (0.1, 0.5, 0.9):
+        got = nucleus_draw(row[None, :], 1.0, top_p, np.asarray([u]), tries=(16, 64))
+        assert int(got[0]) == reference_nucleus_draw(row, 1.0, top_p, u)
+
+
 def test_nucleus_draw_decides_most_rows_from_their_largest_values(monkeypatch):
     """The partial ranking is what runs (the fallback would be as slow as before): with the whole-row fallback
     disabled, rows of model-like log-probs are still drawn."""
