@@ -5,18 +5,18 @@ tokens whose probability reaches ``top_p``. ``nucleus_draw`` gives exactly the t
 ``draw_with(where(nucleus_mask(rows / T), rows / T, -inf), u)`` gives, without ranking, exponentiating or masking whole
 rows in float64 — those passes over the 5,657-token rows were most of a sampling step (for a server, most of its
 per-character Python). With the bundled model and top-p 0.9 a nucleus is ~170 tokens at the median and ~1,400 at
-most: ``np.argpartition`` picks each row's ``k`` largest, only those are ranked, and the probabilities are divided by
-the row's total summed in float32. A row whose decision is not clear from that — its ``k`` largest do not reach
-``top_p``, a count is within ``MARGIN`` of ``top_p`` (the float32 total is within ~1e-6 of the float64 one), or the
-nucleus's last value ties with values outside the ``k`` — tries the next ``k``; after the last, the whole-row
-definition decides it.
+most: ``np.partition`` picks each row's ``k`` largest values, only those are ranked, and the probabilities are divided
+by the row's total summed in float32; the nucleus's ids then come from one comparison of the whole row with its last
+kept value (so every tie is there). A row whose count is not clear from that — its ``k`` largest do not reach
+``top_p``, or a count is within ``MARGIN`` of ``top_p`` (the float32 total is within ~1e-6 of the float64 one) —
+tries the next ``k``; after the last, the whole-row definition decides it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tangpoet.decoding.draws import draw_with
+from tangpoet.decoding.draws import draw_with, left_aligned
 
 #: How many of a row's largest values are ranked, in turn, before falling back to the whole row (on rows recorded
 #: from the bundled model, 16 at a time: (512, 2048) 1.8 ms, (256, 2048) 2.5 ms, (2048,) 4.1 ms; the whole-row
@@ -36,12 +36,7 @@ def nucleus_mask(scaled: np.ndarray, top_p: float) -> np.ndarray:
     ids); the ids are then those above the last kept value, plus the lowest ids tied with it. All rows in one go.
     """
     ranked = np.sort(scaled, axis=1)[:, ::-1]
-    finite = np.isfinite(ranked)
-    probs = np.zeros(ranked.shape)
-    np.exp(ranked - ranked[:, :1], out=probs, where=finite)  # exp of the finite ones only (exp(-inf) is slow)
-    probs /= probs.sum(axis=1, keepdims=True)
-    before = np.cumsum(probs, axis=1) - probs  # probability mass of the tokens ranked above each one
-    count = np.maximum(((before < top_p) & finite).sum(axis=1), 1)  # a prefix of each row's ranking
+    count, _, _ = _count(ranked, top_p)
     last = np.take_along_axis(ranked, (count - 1)[:, None], axis=1)
     keep = scaled > last
     tied = scaled == last
@@ -49,6 +44,19 @@ def nucleus_mask(scaled: np.ndarray, top_p: float) -> np.ndarray:
     if (tied.sum(axis=1, keepdims=True) <= room).all():  # the usual case: every tied token fits
         return keep | tied
     return keep | (tied & (np.cumsum(tied, axis=1) <= room))
+
+
+def _count(ranked: np.ndarray, top_p: float, total: np.ndarray | None = None):
+    """For rows of values ranked largest first: how many of each row's ranking the nucleus takes (at least one), the
+    probability mass up to each place, and above each place. The probabilities are ``exp(value - max)`` divided by
+    ``total`` — by default the ranked values' own sum (the whole row's)."""
+    finite = np.isfinite(ranked)
+    probs = np.zeros(ranked.shape)
+    np.exp(ranked - ranked[:, :1], out=probs, where=finite)  # exp of the finite ones only (exp(-inf) is slow)
+    probs /= probs.sum(axis=1, keepdims=True) if total is None else total[:, None]
+    mass = np.cumsum(probs, axis=1)
+    before = mass - probs  # probability mass of the tokens ranked above each one
+    return np.maximum(((before < top_p) & finite).sum(axis=1), 1), mass, before
 
 
 def nucleus_draw(
@@ -95,13 +103,7 @@ def _from_largest(rows, k: int, temperature: float, top_p: float, total, uniform
     # own values is that of the scaled float64 ones (dividing by a temperature keeps the order and the ties)
     largest = np.sort(np.partition(rows, n - k, axis=1)[:, n - k :], axis=1)[:, ::-1]
     ranked = largest.astype(np.float64) / temperature
-    finite = np.isfinite(ranked)
-    probs = np.zeros(ranked.shape)
-    np.exp(ranked - ranked[:, :1], out=probs, where=finite)
-    probs /= total[:, None]
-    mass = np.cumsum(probs, axis=1)
-    before = mass - probs  # probability mass of the tokens ranked above each one
-    count = np.maximum(((before < top_p) & finite).sum(axis=1), 1)
+    count, mass, before = _count(ranked, top_p, total)
     # decided: the k reach top_p and no count is near it
     done = (mass[:, -1] >= top_p + MARGIN) & (np.abs(before - top_p) > MARGIN).all(axis=1)
     if not done.any():
@@ -109,11 +111,7 @@ def _from_largest(rows, k: int, temperature: float, top_p: float, total, uniform
     rows, largest, count, uniforms = rows[done], largest[done], count[done], uniforms[done]
     last = largest[np.arange(rows.shape[0]), count - 1]
     # the nucleus: every id above the last kept value, and the lowest ids equal to it up to the count — in id order
-    # (flatnonzero: a 2-D np.nonzero is ~20× slower here)
-    where_row, where_id = np.divmod(np.flatnonzero(rows >= last[:, None]), n)
-    sizes = np.bincount(where_row, minlength=rows.shape[0])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    column = np.arange(where_id.size) - starts[where_row]
+    where_row, where_id, column, sizes = left_aligned(rows >= last[:, None])
     values = np.full((rows.shape[0], int(sizes.max())), -np.inf)
     values[where_row, column] = rows[where_row, where_id]
     ids = np.zeros(values.shape, dtype=np.int64)

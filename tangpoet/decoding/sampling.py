@@ -16,9 +16,8 @@ NEG_INF = -np.inf
 
 
 def top_k_mask(scaled: np.ndarray, k: int) -> np.ndarray:
-    """Per row, True for the ``k`` largest entries, ties in id order — the first ``k`` of the row's stable ranking (largest
-    first, ties in id order), without sorting the
-    row (one ``np.partition`` for all rows)."""
+    """Per row, True for the ``k`` largest entries, ties in id order — the first ``k`` of the row's stable ranking —
+    without sorting the row (one ``np.partition`` for all rows)."""
     rows, n = scaled.shape
     if k >= n:
         return np.ones(scaled.shape, dtype=bool)
