@@ -119,7 +119,7 @@ def masked_character_nll(targets, logits):
     # of the logits and their gradient, ~20 % of a CPU train step on torch); free on the other backends
     logits = ops.reshape(logits, (-1, ops.shape(logits)[-1]))
     targets = ops.reshape(targets, (-1,))
-    nll = token_nll(targets, logits)  # torch: F.cross_entropy (tangpoet/kernels/torch_loss.py)
+    nll = token_nll(targets, logits)  # torch: log_softmax + gather, in-place backward (kernels/torch_loss.py)
     if nll is None:
         nll = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
     mask = ops.cast(ops.not_equal(targets, PAD_ID), nll.dtype)

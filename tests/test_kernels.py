@@ -144,7 +144,7 @@ def test_output_layer_as_one_2d_product_equals_the_3d_layer(tie):
 
 
 def test_masked_loss_equals_with_and_without_the_loss_kernel():
-    """The per-token cross-entropy kernel (torch: F.cross_entropy) gives Keras' value; elsewhere there is none."""
+    """The per-token cross-entropy kernel (torch: tangpoet/kernels/torch_loss.py) gives Keras' value; elsewhere there is none."""
     from tangpoet.kernels import token_nll
     from tangpoet.training import masked_character_nll
 
@@ -161,6 +161,49 @@ def test_masked_loss_equals_with_and_without_the_loss_kernel():
         slow = float(numpy(masked_character_nll(targets, logits)))
     np.testing.assert_allclose(fast, slow, rtol=1e-6)
     assert fast > 0
+
+
+@pytest.mark.skipif(not HAS_FAST_PATH, reason="the loss kernel exists on torch only")
+def test_loss_kernel_gradient_equals_cross_entropy():
+    """torch: the per-token loss kernel's values and gradient equal ``F.cross_entropy``'s for any upstream gradient
+    (zero, negative, per-row), float32 logits of any scale; other dtypes and shapes take the generic path."""
+    import torch
+    import torch.nn.functional as F
+
+    from tangpoet.kernels.torch_loss import token_nll
+
+    rng = np.random.default_rng(11)
+    logits = torch.tensor(rng.normal(scale=4.0, size=(23, 37)).astype("float32"))
+    targets = torch.tensor(rng.integers(0, 37, size=23).astype("int32"))
+    upstream = torch.tensor(rng.normal(size=23).astype("float32"))
+    upstream[::5] = 0.0
+    results = {}
+    for name, fn in (("kernel", token_nll), ("torch", lambda t, x: F.cross_entropy(x, t.long(), reduction="none"))):
+        x = logits.clone().requires_grad_()
+        nll = fn(targets, x)
+        (nll * upstream).sum().backward()
+        results[name] = (nll.detach().numpy(), x.grad.numpy())
+    np.testing.assert_allclose(results["kernel"][0], results["torch"][0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(results["kernel"][1], results["torch"][1], rtol=1e-5, atol=1e-7)
+    assert np.abs(results["kernel"][1]).max() > 0.1
+    assert token_nll(targets, logits.double()) is None
+    assert token_nll(targets, logits.reshape(23, 37, 1)) is None
+    with torch.no_grad():
+        np.testing.assert_allclose(token_nll(targets, logits).numpy(), results["torch"][0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(not HAS_FAST_PATH, reason="the loss kernel exists on torch only")
+def test_loss_kernel_refuses_a_second_backward_instead_of_a_wrong_gradient():
+    """The backward pass writes over its saved log-probabilities: going through the graph twice must raise."""
+    import torch
+
+    from tangpoet.kernels.torch_loss import token_nll
+
+    x = torch.randn(4, 9, requires_grad=True)
+    loss = token_nll(torch.tensor([1, 2, 3, 0]), x).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="inplace"):
+        loss.backward()
 
 
 def _head_input(seed=4, rows=27, units=12):

@@ -6,7 +6,8 @@ and is tested against that counterpart for equal results. Modules are named afte
 - ``tensorflow_input`` — variable-length batches for ``Model.fit`` on TensorFlow (a correctness need, not speed);
 - ``torch_rnn`` — Keras' LSTM/GRU weights run through torch's own fused recurrent kernels, also on CPU (Keras uses
   them only with cuDNN and otherwise loops over time steps in Python);
-- ``torch_loss`` — the training loss's per-token cross-entropy through torch's fused kernel (no one-hot);
+- ``torch_loss`` — the training loss's per-token cross-entropy: one log-softmax and a gather (no one-hot), a backward
+  pass that writes the gradient over the saved log-probabilities (no zero fill, no second logits-sized tensor);
 - ``torch_dense`` — the output layer as one ``torch.addmm`` (Keras' ``Dense`` is a product plus an out-of-place
   bias add: one more pass over, and allocation of, the ``[tokens, vocab]`` logits per step);
 - ``compiled_step`` — the step decoder's one step through ``jax.jit`` / ``tf.function`` / ``torch.inference_mode``.
