@@ -144,7 +144,8 @@ def test_output_layer_as_one_2d_product_equals_the_3d_layer(tie):
 
 
 def test_masked_loss_equals_with_and_without_the_loss_kernel():
-    """The per-token cross-entropy kernel (torch: tangpoet/kernels/torch_loss.py) gives Keras' value; elsewhere there is none."""
+    """The per-token cross-entropy kernel (torch: kernels/torch_loss.py, jax: kernels/jax_loss.py) gives Keras' value;
+    on TensorFlow there is none."""
     from tangpoet.kernels import token_nll
     from tangpoet.training import masked_character_nll
 
@@ -154,13 +155,42 @@ def test_masked_loss_equals_with_and_without_the_loss_kernel():
     targets[:, -2:] = 0  # padding
     targets = keras.ops.convert_to_tensor(targets)
     flat = keras.ops.reshape(logits, (-1, len(VOCAB)))
-    assert (token_nll(keras.ops.reshape(targets, (-1,)), flat) is not None) == (BACKEND == "torch")
+    assert (token_nll(keras.ops.reshape(targets, (-1,)), flat) is not None) == (BACKEND in ("torch", "jax"))
     fast = float(numpy(masked_character_nll(targets, logits)))
     with use_fast_paths(False):
         assert token_nll(keras.ops.reshape(targets, (-1,)), flat) is None
         slow = float(numpy(masked_character_nll(targets, logits)))
     np.testing.assert_allclose(fast, slow, rtol=1e-6)
     assert fast > 0
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the JAX loss kernel")
+def test_jax_loss_kernel_value_and_gradient_equal_keras_under_jit():
+    """jax: ``logsumexp - logits[target]`` gives Keras' masked loss and its gradient, jitted as the train step is;
+    other dtypes, 3-D or non-JAX input take the generic path."""
+    import jax
+    import jax.numpy as jnp
+
+    from tangpoet.kernels.jax_loss import token_nll
+    from tangpoet.training import masked_character_nll
+
+    rng = np.random.default_rng(5)
+    logits = jnp.asarray(rng.normal(scale=4.0, size=(3, 7, 41)).astype("float32"))
+    targets = rng.integers(0, 41, size=(3, 7)).astype("int32")
+    targets[0, -3:] = 0
+    targets = jnp.asarray(targets)
+    results = {}
+    for name, enabled in (("kernel", True), ("keras", False)):
+        with use_fast_paths(enabled):
+            results[name] = jax.jit(jax.value_and_grad(lambda x: masked_character_nll(targets, x)))(logits)
+    np.testing.assert_allclose(results["kernel"][0], results["keras"][0], rtol=1e-6)
+    np.testing.assert_allclose(results["kernel"][1], results["keras"][1], rtol=1e-5, atol=1e-8)
+    assert float(jnp.abs(results["kernel"][1]).max()) > 1e-3
+    assert float(jnp.abs(results["kernel"][1][0, -3:]).max()) == 0.0  # padding targets: no gradient
+    flat = logits.reshape(-1, 41)
+    assert token_nll(targets.reshape(-1), flat[None]) is None
+    assert token_nll(targets.reshape(-1), flat.astype(jnp.bfloat16)) is None
+    assert token_nll(targets.reshape(-1), np.asarray(flat)) is None
 
 
 @pytest.mark.skipif(not HAS_FAST_PATH, reason="the loss kernel exists on torch only")

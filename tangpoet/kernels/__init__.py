@@ -8,6 +8,7 @@ and is tested against that counterpart for equal results. Modules are named afte
   them only with cuDNN and otherwise loops over time steps in Python);
 - ``torch_loss`` — the training loss's per-token cross-entropy: one log-softmax and a gather (no one-hot), a backward
   pass that writes the gradient over the saved log-probabilities (no zero fill, no second logits-sized tensor);
+- ``jax_loss`` — the same loss as ``logsumexp - logits[target]`` (no materialised log-softmax);
 - ``torch_dense`` — the output layer as one ``torch.addmm`` (Keras' ``Dense`` is a product plus an out-of-place
   bias add: one more pass over, and allocation of, the ``[tokens, vocab]`` logits per step);
 - ``compiled_step`` — the step decoder's one step through ``jax.jit`` / ``tf.function`` / ``torch.inference_mode``.
@@ -87,4 +88,8 @@ def token_nll(targets, logits):
         from tangpoet.kernels import torch_loss
 
         return torch_loss.token_nll(targets, logits)
+    if keras.backend.backend() == "jax":
+        from tangpoet.kernels import jax_loss
+
+        return jax_loss.token_nll(targets, logits)
     return None
