@@ -261,3 +261,14 @@ def test_tensorflow_input_yields_the_same_batches_as_the_generic_path():
         np.testing.assert_array_equal(fx, gx)
         np.testing.assert_array_equal(fy, gy)
     assert len({x.shape[1] for x, _ in generic}) > 1  # the point: batches of several lengths
+
+
+@pytest.mark.tensorflow
+def test_tensorflow_input_has_no_autotune_thread():
+    """tf.data's autotune thread made ``fit`` wait up to ~5 s when it ended (the iterator's destructor waits for the
+    thread's next wake-up; tensorflow_input.py): the epoch's dataset must run without it."""
+    from tangpoet.kernels.tensorflow_input import as_dataset
+
+    dataset = as_dataset(Batches([np.arange(4, 9)] * 6, 2))
+    assert dataset.options().autotune.enabled is False
+    assert [x.shape[0] for x, _ in dataset] == [2, 2, 2]
