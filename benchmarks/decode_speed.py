@@ -83,6 +83,9 @@ class TimedStepper:
     def reorder(self, state, indices):
         return self.stepper.reorder(state, indices)
 
+    def run_rollout(self, rollout):
+        rollout.run(self)  # stepped here, so each step is timed
+
     def per_char_ms(self) -> list[float]:
         """Entry p-1: ms from character p-1 to character p (entry 0 includes the prompt prefill)."""
         return [(b - a) * 1e3 for a, b in zip(self.stamps, self.stamps[1:])]

@@ -35,6 +35,14 @@ each decoder, ``--regulated-num`` poems (default 20: begin characters 山 月 �
     python benchmarks/poem_quality.py --model my.keras --corpus ../shared/data/tang.txt --num 100 --show 2
     python benchmarks/poem_quality.py --json quality.json
     python benchmarks/poem_quality.py --tables regulated --regulated-num 20     # the regulated-verse table only
+
+**What a reader sees** (``--tables reader``, benchmarks/reader_quality.py): fluency, coherence against real held-out
+poems (and the same for real poems, and real poems with lines shuffled between poems), distinct-2, copied lines and
+the prosody pass rate for top-p, top-p + ``--candidates 8`` and beam, each with and without ``--theme`` and
+``--constraint regulated``, then four fixed prompts side by side:
+
+    python benchmarks/poem_quality.py --tables reader --reader-num 100
+    python benchmarks/poem_quality.py --tables reader --reader-num 2 --anchors 2     # a smoke run
 """
 
 from __future__ import annotations
@@ -75,6 +83,9 @@ def parse_args(argv=None):
     parser.add_argument("--regulated-num", type=int, default=20, help="poems per form, decoder and setting (default 20)")
     parser.add_argument("--regulated-forms", default=",".join(FORMS))
     parser.add_argument("--constraint", default="regulated", help="the constraint of the regulated table")
+    from reader_quality import add_arguments
+
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -176,9 +187,9 @@ def main(argv=None) -> int:
     contents, all_verses = corpus_sets(args.corpus)
     decoders = [d.strip() for d in args.decoders.split(",") if d.strip()]
     tables = {t.strip() for t in args.tables.split(",") if t.strip()}
-    unknown = tables - {"quality", "regulated"}
+    unknown = tables - {"quality", "regulated", "reader"}
     if unknown:
-        print(f"error: unknown table(s) {', '.join(sorted(unknown))}: choose quality, regulated", file=sys.stderr)
+        print(f"error: unknown table(s) {', '.join(sorted(unknown))}: choose quality, regulated, reader", file=sys.stderr)
         return 2
     report: dict = {}
     ok = True
@@ -186,6 +197,10 @@ def main(argv=None) -> int:
         ok &= quality_tables(model, path, backend, decoders, contents, all_verses, args, report)
     if "regulated" in tables:
         ok &= regulated_table(model, path, backend, decoders, contents, all_verses, args, report)
+    if "reader" in tables:
+        from reader_quality import reader_table
+
+        ok &= reader_table(model, path, backend, contents, all_verses, args, report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0 if ok else 1

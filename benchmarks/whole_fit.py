@@ -1,20 +1,25 @@
 #!/usr/bin/env python
-"""Whole process: ``tangpoet fit`` for one epoch on the first N poems, wall time from the command to the saved file,
-against a plain PyTorch script of the same model doing the same work.
+"""Whole process: ``tangpoet fit`` on the first N poems, wall time from the command to the saved file, against plain
+PyTorch scripts of the same model doing the same work — interleaved rounds, min / median / max.
 
-Both are fresh processes started here, timed from launch to exit (imports, corpus, vocabulary, compilation,
-training, the validation pass and the saved file included). The model is ``train_throughput.py``'s: 1 x 256 LSTM,
-embedding 128, batch 64, Adam lr 2e-3 with global clip norm 5, 5 % of the poems held out (tangpoet's split) and
-scored once after the epoch. The PyTorch script batches exactly like tangpoet (``tangpoet.batching.Batches``, same
-seed, same lengths), trains ``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear`` and saves a ``state_dict``.
+Every command is a fresh process started here, timed from launch to exit (imports, corpus, vocabulary, compilation,
+training and the saved file included). The model is ``train_throughput.py``'s: 1 x 256 LSTM, embedding 128, batch 64,
+Adam lr 2e-3 with global clip norm 5; by default no validation (``--val-split 0``), as a user's first fit in the issue.
+Two plain PyTorch references train ``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear`` and save a ``state_dict``:
 
-    python benchmarks/whole_fit.py --backends jax          # with the interpreter of an environment that has jax
-    python benchmarks/whole_fit.py --poems 4000 --repeat 2
+* **bucketed** — the script a PyTorch user writes: poems sorted by length, cut into batches of 64, the batch order
+  shuffled, each batch padded to its own longest poem (~0 % padding, no compiled shapes to care about);
+* **same batches** — ``tangpoet.batching.Batches``, exactly tangpoet's batches (so the difference is the framework).
 
-``tangpoet`` runs with the interpreter running this script; the native script with ``--native-python`` (default:
-the same), which needs torch and tangpoet.
-On JAX the persistent compilation cache (tangpoet/compile_cache.py) is pointed at a fresh folder for the first run
-("cold") and reused for a second ("warm", the usual case from the second run on); ``--no-warm`` skips the latter.
+Each round runs the bucketed script, then each backend's ``tangpoet fit`` (JAX twice: a fresh compile-cache folder,
+"cold", then the same folder again, "warm"), then the same-batches script; a round's ratio is the bucketed script's
+time over tangpoet's. The table shows min / median / max seconds and the median of the per-round ratios.
+
+    python benchmarks/whole_fit.py --backends torch,jax,tensorflow --rounds 3
+    python benchmarks/whole_fit.py --poems 4000 --epochs 5 --rounds 3
+
+``tangpoet`` runs with the interpreter running this script (``--python-for B=PATH`` for another environment); the
+native scripts with ``--native-python`` (default: the same), which needs torch and tangpoet.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,17 +41,40 @@ NATIVE = r'''
 import sys, time
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
-from tangpoet.batching import Batches
 from tangpoet.corpus import read_corpus
 from tangpoet.split import split_poems
 from tangpoet.vocab import Vocabulary
-corpus, out = sys.argv[1], sys.argv[2]
+corpus, out, epochs, val_split, bucketed = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5] == "1"
 torch.manual_seed(0)
 poems, _ = read_corpus(corpus)
-train, val = split_poems(poems, 0.05, 0)
+train, val = split_poems(poems, val_split, 0)
 vocab = Vocabulary.build(p.content for p in train)
-batches = Batches([vocab.encode(p.content) for p in train], 64, shuffle=True, seed=0)
-val_batches = Batches([vocab.encode(p.content) for p in val], 64, shuffle=False)
+seqs = [vocab.encode(p.content) for p in train]
+def shifted(ids):
+    return np.concatenate([[2], ids]), np.concatenate([ids, [3]])
+def pad(rows):
+    n = max(len(r) for r in rows)
+    out = np.zeros((len(rows), n), dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+def bucketed_batches(seqs, epoch, shuffle=True):
+    rng = np.random.default_rng((0, epoch))
+    order = np.argsort([len(s) for s in seqs], kind="stable")
+    chunks = [order[i : i + 64] for i in range(0, len(order), 64)]
+    if shuffle:
+        chunks = [chunks[i] for i in rng.permutation(len(chunks))]
+    for chunk in chunks:
+        pairs = [shifted(seqs[i]) for i in chunk]
+        yield pad([p[0] for p in pairs]), pad([p[1] for p in pairs])
+if bucketed:
+    epoch_batches = lambda epoch: bucketed_batches(seqs, epoch)
+else:
+    from tangpoet.batching import Batches
+    same = Batches(seqs, 64, shuffle=True, seed=0)
+    def epoch_batches(epoch):
+        same.set_epoch(epoch)
+        return iter(same)
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -58,17 +87,20 @@ net = Net()
 params = list(net.parameters())
 opt = torch.optim.Adam(params, lr=2e-3, eps=1e-7)
 def loss_of(x, y):
-    logits = net(torch.from_numpy(x).long())
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).long().reshape(-1), ignore_index=0)
-for x, y in batches:
-    loss = loss_of(x, y)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    nn.utils.clip_grad_norm_(params, 5.0)
-    opt.step()
-with torch.no_grad():
-    total = sum(float(loss_of(x, y)) * int((y != 0).sum()) for x, y in val_batches)
-print("val nll", total / val_batches.real_tokens)
+    logits = net(torch.as_tensor(x).long())
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.as_tensor(y).long().reshape(-1), ignore_index=0)
+for epoch in range(epochs):
+    for x, y in epoch_batches(epoch):
+        loss = loss_of(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+if val:
+    with torch.no_grad():
+        vs = [vocab.encode(p.content) for p in val]
+        total = sum(float(loss_of(x, y)) * int((y != 0).sum()) for x, y in bucketed_batches(vs, 0, shuffle=False))
+    print("val nll", total / sum(len(s) + 1 for s in vs))
 torch.save(net.state_dict(), out)
 '''
 
@@ -82,48 +114,68 @@ def run(command, env) -> float:
     return seconds
 
 
+def spread(values) -> str:
+    return f"{min(values):.1f} / {statistics.median(values):.1f} / {max(values):.1f}"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default=str(DEFAULT_CORPUS))
     p.add_argument("--poems", type=int, default=4000, help="the first N lines of the corpus (default: 4000)")
-    p.add_argument("--backends", default="jax,tensorflow,torch")
-    p.add_argument("--repeat", type=int, default=1, help="runs of each command; the fastest counts")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--val-split", type=float, default=0.0, help="held-out share, scored after training (default 0)")
+    p.add_argument("--backends", default="torch,jax,tensorflow")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     p.add_argument("--native-python", default=sys.executable,
-                   help="interpreter with torch (and tangpoet) for the plain PyTorch script (default: this one)")
+                   help="interpreter with torch (and tangpoet) for the plain PyTorch scripts (default: this one)")
+    p.add_argument("--python-for", action="append", default=[], metavar="BACKEND=PATH",
+                   help="the interpreter for one backend's tangpoet (default: this one)")
     p.add_argument("--no-warm", action="store_true", help="JAX: skip the run with a warm compilation cache")
+    p.add_argument("--no-same-batches", action="store_true", help="skip the same-batches PyTorch script")
     args = p.parse_args(argv)
+    pythons = dict(item.split("=", 1) for item in args.python_for)
     work = Path(tempfile.mkdtemp(prefix="whole_fit."))
     corpus = work / "poems.txt"
     with open(args.corpus, encoding="utf-8") as source:
         corpus.write_text("".join(line for _, line in zip(range(args.poems), source)), encoding="utf-8")
     base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    print(f"whole process, {args.poems} poems, 1 epoch, best of {args.repeat}; cores {os.cpu_count()} · load "
-          f"{os.getloadavg()[0]:.1f}")
-    native = None
-    has_torch = subprocess.run([args.native_python, "-c", "import torch"], capture_output=True).returncode == 0
-    if has_torch:
-        native = min(run([args.native_python, "-c", NATIVE, str(corpus), str(work / "native.pt")], base)
-                     for _ in range(args.repeat))
-        print(f"plain PyTorch script: {native:.1f} s")
-    print("| backend | tangpoet fit s | plain PyTorch s | PyTorch / tangpoet |")
-    print("|---|---|---|---|")
+    print(f"whole process, {args.poems} poems, {args.epochs} epoch(s), val split {args.val_split}, "
+          f"{args.rounds} interleaved rounds; cores {os.cpu_count()} · load {os.getloadavg()[0]:.1f}")
+    native_args = [str(args.epochs), str(args.val_split)]
+    commands = [("plain PyTorch, bucketed", None, [args.native_python, "-c", NATIVE, str(corpus),
+                                                   str(work / "native.pt"), *native_args, "1"])]
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        if importlib.util.find_spec(backend) is None:
+        python = pythons.get(backend, sys.executable)
+        if python == sys.executable and importlib.util.find_spec(backend) is None:
             continue
-        env = dict(base, KERAS_BACKEND=backend, TANGPOET_CACHE_DIR=str(work / f"cache-{backend}"))
-        fit = [sys.executable, "-m", "tangpoet", "fit", str(corpus), "--out", str(work / f"{backend}.keras"),
-               "--layers", "1", "--units", "256", "--embedding-dim", "128", "--epochs", "1", "--force"]
-        kinds = [("", fit)]
-        if backend == "jax" and not args.no_warm:
-            kinds = [(" (cold compile cache)", fit), (" (warm compile cache)", fit)]
-        for label, command in kinds:
-            if label.startswith(" (cold"):
-                seconds = run(command, env)  # one cold run: it fills the cache
-            else:
-                seconds = min(run(command, env) for _ in range(args.repeat))
-            ratio = f"{native / seconds:.2f}" if native else "-"
-            print(f"| {backend}{label} | {seconds:.1f} | {native:.1f} | {ratio} |" if native else
-                  f"| {backend}{label} | {seconds:.1f} | - | - |", flush=True)
+        fit = [python, "-m", "tangpoet", "fit", str(corpus), "--out", str(work / f"{backend}.keras"), "--layers", "1",
+               "--units", "256", "--embedding-dim", "128", "--epochs", str(args.epochs), "--val-split",
+               str(args.val_split), "--force"]
+        if backend == "jax":
+            commands.append((f"tangpoet {backend}, cold compile cache", backend, fit))
+            if not args.no_warm:
+                commands.append((f"tangpoet {backend}, warm compile cache", backend, fit))
+        else:
+            commands.append((f"tangpoet {backend}", backend, fit))
+    if not args.no_same_batches:
+        commands.append(("plain PyTorch, tangpoet's batches", None,
+                         [args.native_python, "-c", NATIVE, str(corpus), str(work / "same.pt"), *native_args, "0"]))
+    times = {label: [] for label, _, _ in commands}
+    for round_number in range(args.rounds):
+        for label, backend, command in commands:
+            env = dict(base)
+            if backend:
+                cache = work / f"cache-{backend}-{round_number}"  # cold: a new folder each round; warm: reused
+                env.update(KERAS_BACKEND=backend, TANGPOET_CACHE_DIR=str(cache))
+            times[label].append(run(command, env))
+        print(f"round {round_number + 1}: " + " · ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
+    reference = times["plain PyTorch, bucketed"]
+    print("\n| command | seconds min / median / max | bucketed PyTorch / this, per round | median |")
+    print("|---|---|---|---|")
+    for label, values in times.items():
+        ratios = [r / v for r, v in zip(reference, values)]
+        print(f"| {label} | {spread(values)} | {' · '.join(f'{r:.2f}' for r in ratios)} | "
+              f"**{statistics.median(ratios):.2f}** |")
     return 0
 
 

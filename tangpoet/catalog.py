@@ -1,4 +1,5 @@
-"""What plugins tangpoet knows about: the entry-point groups, the built-in targets, and the table `tangpoet plugins` prints.
+"""What plugins tangpoet knows about: the entry-point groups, the built-in targets, the one registry object per kind,
+and the table `tangpoet plugins` prints.
 
 Importing this module is cheap (no Keras): shell completion reads names from here. :func:`plugin_table` loads every
 entry point to report its status, which does import Keras through the built-in cells.
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from tangpoet.registry import Registry
+
 CELL_GROUP = "tangpoet.cells"
 DECODER_GROUP = "tangpoet.decoders"
 CONSTRAINT_GROUP = "tangpoet.constraints"
+SCORER_GROUP = "tangpoet.scorers"
 
 # Built-in targets, used only when tangpoet's own distribution metadata is missing (a source tree without
 # `pip install`); installed, the built-ins come from tangpoet's own entry points like any plugin.
@@ -28,24 +32,41 @@ BUILTIN_CONSTRAINTS = {
     "begin": "tangpoet.decoding.constraints.prefix:BeginConstraint",
     "no-repeat": "tangpoet.decoding.constraints.repeat:NoRepeatConstraint",
     "keywords": "tangpoet.decoding.constraints.keywords:KeywordsConstraint",
+    "verse": "tangpoet.decoding.constraints.verse:VerseConstraint",
+}
+BUILTIN_SCORERS = {
+    "likelihood": "tangpoet.decoding.scoring.likelihood:LikelihoodScorer",
+    "coherence": "tangpoet.decoding.scoring.coherence:CoherenceScorer",
 }
 
 
+# One registry object per kind, read by everything: the library (``tangpoet.cells.CELLS``,
+# ``tangpoet.decoding.DECODERS``, … are these), shell completion, ``tangpoet plugins`` and the server's ``/info`` — so
+# a name registered at run time (``DECODERS.register(...)``) is offered everywhere.
+CELLS: Registry = Registry("cell", CELL_GROUP, fallback=BUILTIN_CELLS)
+DECODERS: Registry = Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS)
+CONSTRAINTS: Registry = Registry("constraint", CONSTRAINT_GROUP, fallback=BUILTIN_CONSTRAINTS, aliases=True)
+SCORERS: Registry = Registry("scorer", SCORER_GROUP, fallback=BUILTIN_SCORERS)
+REGISTRIES: dict[str, Registry] = {"cell": CELLS, "decoder": DECODERS, "constraint": CONSTRAINTS, "scorer": SCORERS}
+
+
+def registry(kind: str) -> Registry:
+    """The registry of ``kind``: ``"cell"``, ``"decoder"``, ``"constraint"`` or ``"scorer"``."""
+    try:
+        return REGISTRIES[kind]
+    except KeyError:
+        raise ValueError(f"unknown plugin kind {kind!r}") from None
+
+
 def available_names(kind: str) -> list[str]:
-    """Names of the installed cells (``kind="cell"``), decoders or constraints, without importing Keras.
+    """Names of the installed cells (``kind="cell"``), decoders, constraints or scorers, without importing Keras.
 
     Cells and decoders are not imported either; constraints (light modules) are, to offer their aliases too."""
-    from tangpoet.registry import Registry
-
-    if kind == "cell":
-        return Registry("cell", CELL_GROUP, fallback=BUILTIN_CELLS).names()
-    if kind == "decoder":
-        return Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS).names()
-    if kind == "constraint":
-        registry = Registry("constraint", CONSTRAINT_GROUP, fallback=BUILTIN_CONSTRAINTS, aliases=True)
-        names = registry.names()
-        return names + [alias for name in names for alias in registry.aliases(name) if alias not in names]
-    raise ValueError(f"unknown plugin kind {kind!r}")
+    found = registry(kind)
+    names = found.names()
+    if found.with_aliases:
+        names += [alias for name in list(names) for alias in found.aliases(name) if alias not in names]
+    return names
 
 
 @dataclass(frozen=True)
@@ -65,13 +86,9 @@ class PluginRow:
 
 
 def plugin_table() -> list[PluginRow]:
-    """Every cell, decoder and constraint, built-in or plugin, with where it comes from and whether it loads."""
-    from tangpoet.cells import CELLS
-    from tangpoet.decoding import DECODERS
-    from tangpoet.decoding.constraints.named import CONSTRAINTS
-
+    """Every cell, decoder, constraint and scorer, built-in or plugin, with where it comes from and whether it loads."""
     rows = []
-    for registry in (CELLS, DECODERS, CONSTRAINTS):
+    for registry in (CELLS, DECODERS, CONSTRAINTS, SCORERS):
         for entry in registry.entries():
             rows.append(
                 PluginRow(

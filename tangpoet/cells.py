@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tangpoet.backend import ensure_backend
-from tangpoet.catalog import BUILTIN_CELLS, CELL_GROUP
-from tangpoet.registry import Registry
+from tangpoet.catalog import CELLS  # noqa: F401 - the one cell registry, re-exported
 
 ensure_backend()
 import keras  # noqa: E402
@@ -35,8 +34,6 @@ class KerasCell:
 RNN = KerasCell("rnn", keras.layers.SimpleRNN)
 LSTM = KerasCell("lstm", keras.layers.LSTM)
 GRU = KerasCell("gru", keras.layers.GRU)
-
-CELLS: Registry = Registry("cell", CELL_GROUP, fallback=BUILTIN_CELLS)
 
 
 def get_cell(name: str):

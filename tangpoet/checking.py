@@ -9,6 +9,7 @@ only parses and prints.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from tangpoet.decoding.constraints import (
     CONSTRAINTS,
     Constraint,
     FormConstraint,
+    VerseConstraint,
     Violation,
     detect_form,
     parse_spec,
@@ -158,6 +160,43 @@ def split_poems(text: str) -> list[Poem]:
     return poems
 
 
+_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,5}$")
+_IDEOGRAPH = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
+
+
+def looks_like_path(text: str) -> bool:
+    """``text`` reads as a file name rather than a poem: one line, no Chinese character, and a path separator, a
+    leading ``~`` or a file extension (``poem.txt``, ``./poems``, ``~/tang``)."""
+    text = text.strip()
+    if not text or "\n" in text or _IDEOGRAPH.search(text):
+        return False
+    return "/" in text or "\\" in text or text.startswith("~") or bool(_EXTENSION.search(text))
+
+
+def sort_arguments(arguments: Sequence[str]) -> tuple[list[str], list[str], bool]:
+    """``tangpoet check``'s positional arguments as ``(poem texts, files, stdin)``: an argument naming an existing
+    file is that file, ``-`` is standard input, anything else is poem text — except text that looks like a path
+    (:func:`looks_like_path`) but names no file: one line saying so, instead of checking the name as a poem."""
+    texts: list[str] = []
+    files: list[str] = []
+    stdin = False
+    for argument in arguments:
+        if argument == "-":
+            stdin = True
+        elif os.path.isfile(argument):
+            files.append(argument)
+        elif os.path.isdir(argument):
+            raise PoemInputError(f"{argument} is a directory: give a poem, a file of poems, or - for standard input")
+        elif looks_like_path(argument):
+            raise PoemInputError(
+                f"no such file: {argument} (a poem to check is Chinese text; give a file that exists, or - to read "
+                "standard input)"
+            )
+        else:
+            texts.append(argument)
+    return texts, files, stdin
+
+
 def read_poems(arguments: Sequence[str] = (), files: Sequence[str | Path] = (), stdin: str | None = None) -> list[Poem]:
     """Poems from arguments (each one poem, or several separated by blank lines), files and standard input."""
     poems: list[Poem] = []
@@ -180,11 +219,14 @@ def read_poems(arguments: Sequence[str] = (), files: Sequence[str | Path] = (), 
 
 # ------------------------------------------------------------------ checking
 def default_constraints(specs: Iterable[Any] = ()) -> list[Constraint]:
-    """``form`` always, then ``specs`` (names, ``NAME:opt=val`` strings, pairs or instances) — or, given none, the
-    prosody constraint ``regulated`` when a plugin provides it."""
+    """``form`` and ``verse`` (what every poem has: no empty verse, verses of 3–11 characters, the end on ``。？！``)
+    always, then ``specs`` (names, ``NAME:opt=val`` strings, pairs or instances) — or, given none, the prosody
+    constraint ``regulated`` when a plugin provides it."""
     chosen = [to_constraint(parse_spec(s) if isinstance(s, str) else s) for s in specs]
     if not chosen and CONSTRAINTS.resolve(DEFAULT_PROSODY) is not None:
         chosen = [to_constraint((DEFAULT_PROSODY, {}))]
+    if not any(isinstance(c, VerseConstraint) for c in chosen):
+        chosen.insert(0, VerseConstraint())
     if not any(isinstance(c, FormConstraint) for c in chosen):
         chosen.insert(0, FormConstraint())
     return chosen

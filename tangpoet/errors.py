@@ -33,6 +33,22 @@ class DecoderOptionError(TangpoetError):
     """A decoder option that is out of range or does not apply to the chosen decoder."""
 
 
+class OptionError(DecoderOptionError):
+    """A decoder option refused, with the option names in its message kept apart: each front end spells them its own
+    way (the library and the command line: ``top-k``, ``beam width``; the HTTP API: its fields ``top_k``,
+    ``beam_width``). ``parts``: text, or ``(name, label)`` for an option — ``str()`` uses the labels."""
+
+    def __init__(self, *parts: str | tuple[str, str]):
+        self.parts = parts
+        super().__init__(self.spelled())
+
+    def spelled(self, spell=None) -> str:
+        """The message with each option named ``spell(name)`` (default: its label)."""
+        return "".join(
+            part if isinstance(part, str) else (spell(part[0]) if spell is not None else part[1]) for part in self.parts
+        )
+
+
 class DistributionError(TangpoetError):
     """Data-parallel training asked for where the backend has no engine for it, or a cluster set-up that is wrong."""
 

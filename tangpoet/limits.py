@@ -11,9 +11,10 @@ before anything is read into memory or built.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 
-from tangpoet.errors import DecoderOptionError
+from tangpoet.errors import DecoderOptionError, OptionError
 
 # -- writing ------------------------------------------------------------------------------------------------------
 MAX_BEAM_WIDTH = 64  # beams stepped together as one batch (memory and time grow with it)
@@ -26,6 +27,11 @@ MAX_TEMPERATURE = 100.0  # above this, every character is as likely as any other
 MAX_NO_REPEAT_NGRAM = 64  # --no-repeat-ngram: n-gram size
 MAX_LENGTH_PENALTY = 10.0  # |--length-penalty|: the score is log-prob / length ** this
 MAX_SEED = 2**32 - 1  # seeds are 0 … 2**32 - 1 (what numpy's legacy seeding and most tools accept)
+
+# -- serving (tangpoet serve) -------------------------------------------------------------------------------------
+MAX_HTTP_POEMS = 16  # poems one HTTP request may ask for (the library allows more; a server shares its batch)
+MAX_CHECK_CHARS = 2000  # POST /check: the characters of the one poem it checks
+CLIENT_TIMEOUT = 10.0  # seconds a client has to send a request's headers, then its body (--client-timeout)
 
 # -- model files (untrusted input) --------------------------------------------------------------------------------
 MAX_CONFIG_BYTES = 32 * 2**20  # config.json / metadata.json: the vocabulary and training history fit in far less
@@ -55,14 +61,79 @@ def check_float(option: str, value, low: float, high: float) -> float:
     return number
 
 
-# Bounds on decoder options, by option name: the built-in decoders' and any plugin's option of the same name.
-OPTION_BOUNDS = {
-    "beam_width": ("beam width", check_int, 1, MAX_BEAM_WIDTH),
-    "top_k": ("top-k", check_int, 1, MAX_TOP_K),
-    "temperature": ("temperature", check_float, MIN_TEMPERATURE, MAX_TEMPERATURE),
-    "top_p": ("top-p", check_float, 0.0, 1.0),
-    "length_penalty": ("length penalty", check_float, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY),
+@dataclass(frozen=True)
+class DecoderOption:
+    """One decoder option: the one table that ``tangpoet write``'s options, the HTTP API's fields and their schema,
+    the decoders' defaults and the bounds below are all made from (:data:`DECODER_OPTIONS`)."""
+
+    name: str  # the keyword of write() and the field of the HTTP API: top_k
+    label: str  # how the library's messages name it: top-k (the command line's flag is --top-k)
+    kind: type  # int or float
+    low: float
+    high: float
+    default: float  # the built-in decoders' default
+    help: str  # one line: `tangpoet write --help` and the API's schema
+    above_low: bool = False  # (low, high]: low itself is refused
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def value(self, given):
+        """``given`` checked (``None``: the default)."""
+        return self.default if given is None else self.check(given)
+
+    def check(self, value):
+        """``value`` as ``kind`` within the bounds, or an :class:`~tangpoet.errors.OptionError` naming this option."""
+        me = (self.name, self.label)
+        whole = self.kind is int
+        if isinstance(value, bool) or not isinstance(value, Integral if whole else Real):
+            raise OptionError(me, f" must be a {'whole number' if whole else 'number'}, got {_shown(repr(value))}")
+        number = int(value) if whole else float(value)
+        if whole:
+            inside = self.low <= number <= self.high
+            bounds = f"from {self.low:,} to {self.high:,}"
+        else:
+            above = self.low < number if self.above_low else self.low <= number
+            inside = math.isfinite(number) and above and number <= self.high
+            bounds = f"more than {self.low:g} and at most {self.high:g}" if self.above_low else f"from {self.low:g} to {self.high:g}"
+        if not inside:
+            raise OptionError(me, f" must be {bounds}, got {_shown(f'{value:,}' if whole else repr(value))}")
+        return number
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """``text`` cut to ``most`` characters (a value quoted in a message: a 4,000-digit number is not shown whole)."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+#: The decoder options tangpoet knows, by name: the built-in decoders' (each takes those its ``options`` lists) and any
+#: plugin's option of the same name (bounded the same way).
+DECODER_OPTIONS: dict[str, DecoderOption] = {
+    option.name: option
+    for option in (
+        DecoderOption(
+            "temperature", "temperature", float, MIN_TEMPERATURE, MAX_TEMPERATURE, 1.0,
+            "Sampling temperature for sample, top-k, top-p: below 1 sharper, above 1 flatter",
+        ),
+        DecoderOption("top_k", "top-k", int, 1, MAX_TOP_K, 40, "top-k: sample among the k most likely"),
+        DecoderOption(
+            "top_p", "top-p", float, 0.0, 1.0, 0.9, "top-p: sample from the smallest set with this probability",
+            above_low=True,
+        ),
+        DecoderOption("beam_width", "beam width", int, 1, MAX_BEAM_WIDTH, 5, "beam: beams searched together"),
+        DecoderOption(
+            "length_penalty", "length penalty", float, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY, 1.0,
+            "beam: score = log-prob / length^this",
+        ),
+    )
 }
+
+
+def option_label(name: str) -> str:
+    """How the library's messages name the decoder option ``name`` (a plugin's own: ``min_p`` → ``min-p``)."""
+    known = DECODER_OPTIONS.get(name)
+    return known.label if known is not None else name.replace("_", "-")
 
 
 def check_request(*, num=1, max_len=None, no_repeat_ngram=0, options=None) -> None:
@@ -72,11 +143,27 @@ def check_request(*, num=1, max_len=None, no_repeat_ngram=0, options=None) -> No
         check_int("max length", max_len, 1, MAX_POEM_LENGTH)
     check_int("the no-repeat n-gram size", no_repeat_ngram, 0, MAX_NO_REPEAT_NGRAM)
     for key, value in (options or {}).items():
-        if value is not None and key in OPTION_BOUNDS:
-            label, check, low, high = OPTION_BOUNDS[key]
-            check(label, value, low, high)
+        if value is not None and key in DECODER_OPTIONS:
+            DECODER_OPTIONS[key].check(value)
 
 
 def check_seed(seed) -> int:
     """``seed`` as an int in ``[0, MAX_SEED]``, or a one-line error."""
     return check_int("seed", seed, 0, MAX_SEED)
+
+
+# -- what one poem can use: write() refuses more in one line before any work (the CLI and the server share it) -----
+MAX_BEGIN_LENGTH = 200  # --begin characters: the longest poem `fit` keeps by default (its --max-len 200)
+MAX_ACROSTIC_LENGTH = 32  # --acrostic characters, one per line: 32 lines of 7 + a mark = 256 characters
+MAX_KEYWORD_CHARS = 32  # the keywords' characters together (each keyword is 1-4)
+MAX_CONSTRAINTS = 16  # --constraint specs in one request (identical ones are planned once)
+MAX_PLAN_STEPS = 256  # planner work per request: constraint restrict()/feasible() calls over all plans tried
+# Free form (no --form, no --acrostic): the `verse` constraint's default verse lengths, characters without the mark —
+# what classical verse uses (3-character to 11-character lines), when the model file records none of its corpus's.
+VERSE_MIN_CHARS = 3
+VERSE_MAX_CHARS = 11
+MAX_VERSE_CHARS = 64  # the largest `verse:max=N` accepted
+# -- best-of-N and theme planning (write --candidates / --theme) ----------------------------------------------------
+MAX_CANDIDATES = POEM_BATCH  # --candidates: rows sampled and scored together, one batch
+MAX_HTTP_CANDIDATES = MAX_HTTP_POEMS  # an HTTP request's candidates: its rows share the server's batch like its poems
+MAX_THEME_LENGTH = 8  # --theme characters: a word or a short phrase (each character's statistics are looked up)

@@ -230,10 +230,35 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "best_epoch": _field(training, "best_epoch", _is_int),
         "training_seconds": _field(training, "seconds", _is_number),
         "val_nll_per_epoch": [round(r["val_nll"], 4) for r in history if _field(r, "val_nll", _is_number) is not None],
+        "lineage": _lineage(meta.get("lineage")),
         "backend": _field(meta, "backend", is_str),
         "tangpoet_version": _field(meta, "tangpoet_version", is_str),
         "keras_version": _field(meta, "keras_version", is_str),
     }
+
+
+_STAGE_FIELDS = {  # lineage stage field -> what its value must be (a model file is untrusted input)
+    "corpus_files": lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
+    "corpus_poems": lambda v: _is_int(v),
+    "corpus_fingerprint": lambda v: isinstance(v, str),
+    "script": lambda v: isinstance(v, str),
+    "epochs": lambda v: _is_int(v),
+    "val_nll": lambda v: _is_number(v),
+    "file": lambda v: isinstance(v, str),
+    "file_fingerprint": lambda v: isinstance(v, str),
+    "from": lambda v: isinstance(v, dict) and all(isinstance(v.get(k), str) for k in ("file", "fingerprint")),
+}
+
+
+def _lineage(stages) -> list[dict[str, Any]]:
+    """The model's training stages (``fit --from`` records them), each with only well-typed known fields."""
+    if not isinstance(stages, list):
+        return []
+    kept = []
+    for stage in stages[:100]:
+        if isinstance(stage, dict):
+            kept.append({k: v for k, v in stage.items() if k in _STAGE_FIELDS and v is not None and _STAGE_FIELDS[k](v)})
+    return kept
 
 
 def _printable(text: str) -> str:
@@ -280,8 +305,14 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append("curve      " + " ".join(f"{v:.2f}" for v in info["val_nll_per_epoch"]))
     hp = info.get("hyperparameters") or {}
     if hp:
-        keys = ("lr", "lr_decay", "batch_size", "clip_norm", "min_count", "seed")
+        keys = ("optimizer", "lr", "lr_decay", "batch_size", "steps_per_epoch", "clip_norm", "min_count", "seed")
         lines.append("training   " + ", ".join(f"{k} {hp[k]}" for k in keys if k in hp))
+    if len(info.get("lineage") or []) > 1:  # a fine-tuned model: every stage, the base files named
+        from tangpoet.finetune import describe as describe_stages
+
+        stages = describe_stages(info["lineage"])
+        lines.append("lineage    " + stages[0])
+        lines.extend("           " + stage for stage in stages[1:])
     lines.append(
         f"versions   tangpoet {info.get('tangpoet_version')} · keras {info.get('keras_version')} · trained on {info.get('backend')}"
     )

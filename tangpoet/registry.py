@@ -190,7 +190,8 @@ class Registry(Generic[T]):
         entries = self._all()
         resolved = self.resolve(name)
         if resolved is None:
-            known = sorted(entries)
+            # a retired entry is kept only to name its replacement: not offered (an error path, so loading is fine)
+            known = [k for k in sorted(entries) if not self.status(k).startswith("retired")]
             choices = known + [a for k in known for a in self.aliases(k)] if self.with_aliases else known
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}{did_you_mean(name, choices)}; available: {', '.join(known)}"

@@ -26,7 +26,10 @@ RESUMED_OPTIONS = {
     "tie_embeddings": "--tie-embeddings",
     "seed": "--seed",
     "val_split": "--val-split",
+    "optimizer": "--optimizer",
+    "steps_per_epoch": "--steps-per-epoch",
 }
+_FROM_STATE = ("seed", "val_split", "optimizer", "steps_per_epoch")  # in state.json, not the model's config
 _DEFAULTS = {"tie_embeddings": False, "dropout": 0.0, "embedding_dropout": 0.0}  # absent from older model files
 
 
@@ -41,13 +44,15 @@ def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any] | None:
         return None
     if not isinstance(state, dict) or not isinstance(config, dict):
         return None
-    architecture = [name for name in RESUMED_OPTIONS if name not in ("seed", "val_split")]
+    architecture = [name for name in RESUMED_OPTIONS if name not in _FROM_STATE]
     settings = {name: config.get(name, _DEFAULTS.get(name)) for name in architecture}
-    settings.update(seed=state.get("seed"), val_split=state.get("val_split"))
+    settings.update({name: state.get(name) for name in _FROM_STATE})
+    settings["optimizer"] = state.get("optimizer", "adam")  # checkpoints before --optimizer existed: Adam
     return settings
 
 
-def _same(given: Any, saved: Any) -> bool:
+def same_value(given: Any, saved: Any) -> bool:
+    """Whether an option's typed value equals the saved one (floats compared with a tolerance)."""
     if isinstance(given, float) or isinstance(saved, float):
         try:
             return math.isclose(float(given), float(saved), rel_tol=1e-9, abs_tol=1e-12)
@@ -56,10 +61,13 @@ def _same(given: Any, saved: Any) -> bool:
     return given == saved
 
 
-def _show(name: str, value: Any) -> str:
+def show_option(name: str, value: Any) -> str:
+    """``--units 8``, ``--tie-embeddings`` / ``no --tie-embeddings``: how the option ``name`` with ``value`` is typed."""
     option = RESUMED_OPTIONS[name]
     if isinstance(value, bool):
         return option if value else f"no {option}"
+    if value is None:  # --steps-per-epoch not given: an epoch is one pass
+        return f"no {option}"
     return f"{option} {value}"
 
 
@@ -69,9 +77,11 @@ def check_resume_options(checkpoint: str | os.PathLike, given: dict[str, Any]) -
     if saved is None:
         return
     differing = [
-        f"{_show(name, value)} (the checkpoint has {_show(name, saved[name])})"
+        f"{show_option(name, value)} (the checkpoint has {show_option(name, saved[name])})"
         for name, value in given.items()
-        if name in RESUMED_OPTIONS and saved.get(name) is not None and not _same(value, saved[name])
+        if name in RESUMED_OPTIONS
+        and (saved.get(name) is not None or name == "steps_per_epoch")
+        and not same_value(value, saved.get(name))
     ]
     if differing:
         raise TangpoetError(

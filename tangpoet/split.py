@@ -27,3 +27,19 @@ def corpus_fingerprint(poems: list[Poem]) -> str:
         digest.update(poem.content.encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()[:16]
+
+
+def training_split(
+    poems: list[Poem], val_split: float, seed: int, *, val_from: list[Poem] | None = None
+) -> tuple[list[Poem], list[Poem], int]:
+    """``(train, validation, dropped)``: the seeded split of ``poems`` — or with ``val_from`` the split of those poems,
+    their training part trained on beside all of ``poems`` — less every training poem whose content equals a
+    validation poem's (``dropped`` counts them), so that the held-out figure is held out."""
+    if val_from is None:
+        train, val = split_poems(poems, val_split, seed)
+    else:
+        val_train, val = split_poems(val_from, val_split, seed)
+        train = [*val_train, *poems]
+    held_out = {p.content for p in val}
+    kept = [p for p in train if p.content not in held_out]
+    return kept, val, len(train) - len(kept)

@@ -20,12 +20,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tangpoet import __version__, distribute
+from tangpoet import __version__, distribute, finetune
 from tangpoet.backend import ensure_backend
 from tangpoet.batching import Batches
 from tangpoet.corpus import CorpusReport, Poem
 from tangpoet.errors import ModelFileError, TangpoetError
-from tangpoet.split import corpus_fingerprint, split_poems
+from tangpoet.split import corpus_fingerprint, split_poems, training_split  # noqa: F401 (split_poems: re-exported)
 from tangpoet.vocab import PAD_ID, Vocabulary
 
 ensure_backend()
@@ -35,9 +35,18 @@ from keras import ops  # noqa: E402
 from tangpoet.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
 from tangpoet.kernels import token_nll  # noqa: E402
+from tangpoet.kernels.seeding import set_random_seed  # noqa: E402
 from tangpoet.model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
 from tangpoet.output_guard import SaveGuard  # noqa: E402
 from tangpoet.progress import EpochProgress  # noqa: E402
+
+# --optimizer: each with global-norm clipping (--clip-norm). RMSprop + clipping is what the original PyTorch poem
+# generators train with; SGD with momentum 0.9 for completeness; Adam is the default.
+OPTIMIZERS = {
+    "adam": lambda lr, clip: keras.optimizers.Adam(learning_rate=lr, global_clipnorm=clip),
+    "rmsprop": lambda lr, clip: keras.optimizers.RMSprop(learning_rate=lr, global_clipnorm=clip),
+    "sgd": lambda lr, clip: keras.optimizers.SGD(learning_rate=lr, momentum=0.9, global_clipnorm=clip),
+}
 
 ARCHITECTURE = ("cell", "num_layers", "units", "embedding_dim", "dropout", "embedding_dropout", "tie_embeddings", "cell_options")
 
@@ -62,6 +71,8 @@ class TrainConfig:
     seed: int = 0
     patience: int = 3  # epochs without a better validation NLL before stopping; 0 turns early stopping off
     data_parallel: bool = False  # split each global batch over all devices (tangpoet.distribute)
+    optimizer: str = "adam"  # adam | rmsprop | sgd (OPTIMIZERS), always with global-norm clipping
+    steps_per_epoch: int | None = None  # an epoch of this many batches from an endless stream of passes (None: a pass)
 
     def validate(self) -> None:
         checks = [
@@ -78,6 +89,8 @@ class TrainConfig:
             (self.clip_norm > 0, "--clip-norm must be positive"),
             (self.min_count >= 1, "--min-count must be at least 1"),
             (self.patience >= 0, "--patience must not be negative"),
+            (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.steps_per_epoch is None or self.steps_per_epoch >= 1, "--steps-per-epoch must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -293,11 +306,9 @@ class _Trainer:
 
 
 def compile_for_training(model: PoemModel, config: TrainConfig) -> None:
-    """Compile ``model`` as ``train`` does: Adam (``config.lr``) with global-norm clipping and the masked loss."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.lr, global_clipnorm=config.clip_norm),
-        loss=masked_loss(),
-    )
+    """Compile ``model`` as ``train`` does: ``config.optimizer`` (``config.lr``) with global-norm clipping and the masked
+    loss."""
+    model.compile(optimizer=OPTIMIZERS[config.optimizer](config.lr, config.clip_norm), loss=masked_loss())
 
 
 def train(
@@ -309,21 +320,34 @@ def train(
     resume: bool = False,
     verbose: str | int = "auto",
     log: Callable[[str], None] = print,
+    val_from: list[Poem] | None = None,
+    base: str | os.PathLike | None = None,
+    extend_vocab: bool = False,
 ) -> TrainResult:
     """Train a model on ``poems`` and write it to ``out`` (a ``.keras`` file); on all devices with
-    ``config.data_parallel`` (:mod:`tangpoet.distribute`)."""
+    ``config.data_parallel`` (:mod:`tangpoet.distribute`).
+
+    The validation split (``config.val_split``, seeded by ``config.seed``) is drawn from ``poems``, or with
+    ``val_from`` from those poems only (e.g. Tang poems when pre-training on Tang + Song: the held-out figure stays a
+    Tang figure), which are then trained on too, less the held-out ones. A training poem equal to a held-out poem is
+    dropped either way, so the held-out figure is held out. With ``base`` (a model file, or ``"bundled"``) training
+    starts from that file's weights, architecture and vocabulary (:mod:`tangpoet.finetune`); ``extend_vocab`` adds
+    the characters it lacks."""
     config.validate()
     placement = distribute.plan(config.data_parallel)
     with distribute.activate(placement):
-        return _train(poems, report, config, out, placement, resume=resume, verbose=verbose, log=log)
+        return _train(
+            poems, report, config, out, placement, resume=resume, verbose=verbose, log=log,
+            val_from=val_from, base=base, extend_vocab=extend_vocab,
+        )
 
 
-def _train(poems, report, config, out, placement, *, resume, verbose, log) -> TrainResult:
+def _train(poems, report, config, out, placement, *, resume, verbose, log, val_from, base, extend_vocab) -> TrainResult:
     out = Path(out)
     if out.suffix != ".keras":
         raise TangpoetError(f"--out must end in .keras: {out}")
     started = time.perf_counter()
-    fingerprint = corpus_fingerprint(poems)
+    fingerprint = corpus_fingerprint(poems if val_from is None else [*val_from, *poems])
     if resume:
         model, optimizer_values, saved = read_checkpoint(checkpoint_path(out))
         if saved.get("fingerprint") != fingerprint:
@@ -333,10 +357,19 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log) -> Tr
             setattr(config, name, model.hyperparameters()[name])
         config.seed = saved.get("seed", config.seed)
         config.val_split = saved.get("val_split", config.val_split)
+        config.optimizer = saved.get("optimizer", "adam")
+        config.steps_per_epoch = saved.get("steps_per_epoch", config.steps_per_epoch)
+        earlier = saved.get("lineage_before", [])
+        from_file = saved.get("from_file")
     else:
         model, optimizer_values, saved = None, None, None
-    keras.utils.set_random_seed(config.seed)
-    train_poems, val_poems = split_poems(poems, config.val_split, config.seed)
+        earlier, from_file = [], None
+    set_random_seed(config.seed)  # keras.utils.set_random_seed, without importing TensorFlow on JAX / torch
+    train_poems, val_poems, duplicates = training_split(poems, config.val_split, config.seed, val_from=val_from)
+    if duplicates:
+        log(f"dropped {duplicates} training {'poem' if duplicates == 1 else 'poems'} equal to a held-out poem")
+    if model is None and base is not None:
+        model, earlier, from_file = _start_from(base, config, train_poems, extend_vocab, log)
     if model is None:
         vocab = Vocabulary.build((p.content for p in train_poems), min_count=config.min_count)
         model = build_model(vocab, **config.architecture())
@@ -346,7 +379,12 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log) -> Tr
     val_seqs = [vocab.encode(p.content) for p in val_poems]
     rows = placement.replicas  # data parallel: every batch splits evenly over the devices (masked filler rows)
     train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed, row_multiple=rows)
-    val_batches = Batches(val_seqs, config.batch_size, shuffle=False, row_multiple=rows) if val_seqs else None
+    val_batches = (
+        Batches(val_seqs, config.batch_size, shuffle=False, row_multiple=rows, buckets=train_batches.buckets)
+        if val_seqs
+        else None
+    )
+    epoch_batches = train_batches if config.steps_per_epoch is None else Stream(train_batches, config.steps_per_epoch)
 
     compile_for_training(model, config)
     if optimizer_values is not None:
@@ -360,35 +398,47 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log) -> Tr
     trainer.scorer = distribute.global_scorer(trainer.scorer)  # several hosts: the NLL over all of their rows
     if saved is not None:
         trainer.state.update({k: v for k, v in saved.items() if k in trainer.state})
-    trainer.state.update(seed=config.seed, val_split=config.val_split, fingerprint=fingerprint)
+    trainer.state.update(
+        seed=config.seed,
+        val_split=config.val_split,
+        fingerprint=fingerprint,
+        optimizer=config.optimizer,
+        steps_per_epoch=config.steps_per_epoch,
+        lineage_before=earlier,
+        from_file=from_file,
+    )
     start_epoch = trainer.state["epoch"]
     trainer.guard.checkpoint_epoch = start_epoch or None  # resumed: the checkpoint it continues
 
     log(
         f"vocabulary {len(vocab)} tokens · {len(train_poems)} training poems ({train_batches.real_tokens} characters)"
-        f" · {len(val_poems)} validation poems · padding {1 - train_batches.real_tokens / train_batches.padded_tokens():.1%}"
-        f" of computed tokens · backend {keras.backend.backend()}"
+        f" · {len(val_poems)} validation poems · {len(train_batches.shapes())} batch shapes, padding"
+        f" {train_batches.padding():.1%} of computed tokens · backend {keras.backend.backend()}"
     )
     log(distribute.describe(placement))
     if resume:
         log(f"resuming after epoch {start_epoch} from {trainer.checkpoint}")
 
     interrupted = False
-    callbacks = [_EpochEnd(trainer), EpochProgress(config.epochs)]  # progress last: it prints the epoch's val_nll
+    from tangpoet.interrupts import StopOnInterrupt
+
+    stop = StopOnInterrupt()  # a real Ctrl-C ends the run even where Keras swallows it (tangpoet/interrupts.py)
+    callbacks = [stop, _EpochEnd(trainer), EpochProgress(config.epochs)]  # progress last: it prints the epoch's val_nll
     try:
-        for epoch in range(start_epoch, config.epochs):
-            if trainer.should_stop():
-                break
-            train_batches.set_epoch(epoch)
-            model.optimizer.learning_rate.assign(config.learning_rate(epoch))
-            model.fit(
-                epoch_input(placement.view(train_batches)),
-                initial_epoch=epoch,
-                epochs=epoch + 1,
-                shuffle=False,  # Batches already shuffles, seeded by (seed, epoch); Keras would use global state
-                verbose=verbose,
-                callbacks=callbacks,
-            )
+        with stop.armed():
+            for epoch in range(start_epoch, config.epochs):
+                if trainer.should_stop():
+                    break
+                epoch_batches.set_epoch(epoch)
+                model.optimizer.learning_rate.assign(config.learning_rate(epoch))
+                model.fit(
+                    epoch_input(placement.view(epoch_batches)),
+                    initial_epoch=epoch,
+                    epochs=epoch + 1,
+                    shuffle=False,  # Batches already shuffles, seeded by (seed, epoch); Keras would use global state
+                    verbose=verbose,
+                    callbacks=callbacks,
+                )
     except KeyboardInterrupt:
         interrupted = True
 
@@ -396,6 +446,14 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log) -> Tr
     if state["best_weights"] is not None:
         model.set_weights(state["best_weights"])
     model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
+    from tangpoet.decoding.constraints.verse import corpus_verse_chars
+
+    verse_chars = corpus_verse_chars(p.content for p in train_poems)  # free verse's bounds when writing (`verse`)
+    if verse_chars is not None:
+        model.metadata["corpus"]["verse_chars"] = list(verse_chars)
+    model.metadata["lineage"] = finetune.lineage(
+        earlier, model.metadata["corpus"], model.metadata["training"], model.metadata["split"], from_file
+    )
     wrote = not (interrupted and state["epoch"] == start_epoch)  # Ctrl-C before an epoch ended: write nothing
     if wrote:
         with trainer.guard.saving(out):  # other hosts of a multi-host run: a throwaway copy, as for the checkpoint
@@ -413,6 +471,55 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log) -> Tr
         saved=wrote,
         checkpoint_epoch=trainer.guard.checkpoint_epoch,
     )
+
+
+def _start_from(base, config, train_poems, extend_vocab, log):
+    """The model a fine-tuning run starts from, the base's lineage, and the base file's name and fingerprint."""
+    path = finetune.resolve_base(base)
+    model = load_model(path)
+    for name in ARCHITECTURE:  # the base's architecture wins (the CLI refuses typed options that differ)
+        setattr(config, name, model.hyperparameters()[name])
+    earlier = finetune.base_stages(model, path)
+    texts = [p.content for p in train_poems]
+    if extend_vocab:
+        model, added = finetune.extend_vocabulary(model, texts, config.min_count)
+        log(f"vocabulary extended by {len(added)} characters (rows started from <unk>'s) from {path.name}")
+    unknown = finetune.unknown_characters(model.vocab, texts)
+    if unknown:
+        total = sum(unknown.values())
+        log(
+            f"{total} training characters ({len(unknown)} distinct) are not in {path.name}'s vocabulary and are read as"
+            " <unk>" + ("" if extend_vocab else " (--extend-vocab adds them)")
+        )
+    return model, earlier, {"file": path.name, "fingerprint": earlier[-1]["file_fingerprint"]}
+
+
+class Stream:
+    """Epochs of ``steps`` batches each from the endless stream pass 0, pass 1, … of ``batches`` (each pass re-planned
+    by ``set_epoch(pass)``): epoch ``e`` is batches ``e·steps … (e+1)·steps − 1`` of the stream, a function of ``e``
+    only, so ``--resume`` stays exact. ``fit --steps-per-epoch``: checkpoints, validation and the learning-rate
+    decay every ``steps`` batches on a corpus whose pass takes hours."""
+
+    def __init__(self, batches: Batches, steps: int):
+        self.batches, self.steps, self.start = batches, int(steps), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.start = int(epoch) * self.steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.steps:
+            raise IndexError(index)
+        passes, position = divmod(self.start + index, len(self.batches))
+        if self.batches.epoch != passes:
+            self.batches.set_epoch(passes)
+        return self.batches[position]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
 
 
 def _metadata(model, config, report, state, n_train, n_val, fingerprint) -> dict[str, Any]:

@@ -21,7 +21,15 @@ from tangpoet.decoding import get_decoder
 from tangpoet.decoding.base import Candidate, sort_candidates
 from tangpoet.decoding.forms import LINE_END, get_form
 from tangpoet.errors import DecoderOptionError
-from tangpoet.limits import POEM_BATCH, check_request, check_seed
+from tangpoet.limits import (
+    MAX_ACROSTIC_LENGTH,
+    MAX_BEGIN_LENGTH,
+    MAX_CONSTRAINTS,
+    MAX_KEYWORD_CHARS,
+    POEM_BATCH,
+    check_request,
+    check_seed,
+)
 
 __all__ = ["Candidate", "poem_record", "resolve_seed", "split_lines", "write"]
 
@@ -29,6 +37,18 @@ __all__ = ["Candidate", "poem_record", "resolve_seed", "split_lines", "write"]
 def resolve_seed(seed: int | None) -> int:
     """``seed`` itself, or a fresh random one (so it can be reported and the poem written again)."""
     return secrets.randbelow(2**31) if seed is None else check_seed(seed)
+
+
+def check_sizes(*, begin: str = "", acrostic: str = "", keywords: Sequence[str] = (), constraints: Sequence = ()) -> None:
+    """Refuse text fields longer than a poem can use, in one line, before any work (:mod:`tangpoet.limits`)."""
+    for label, text, bound in (("begin", begin, MAX_BEGIN_LENGTH), ("acrostic", acrostic, MAX_ACROSTIC_LENGTH)):
+        if len(text) > bound:
+            raise DecoderOptionError(f"{label} has {len(text):,} characters; a poem can use at most {bound:,}")
+    total = sum(len(k) for k in keywords)
+    if total > MAX_KEYWORD_CHARS:
+        raise DecoderOptionError(f"the keywords have {total:,} characters together; a poem can use at most {MAX_KEYWORD_CHARS}")
+    if len(constraints) > MAX_CONSTRAINTS:
+        raise DecoderOptionError(f"{len(constraints):,} constraints asked for; a request may have at most {MAX_CONSTRAINTS}")
 
 
 def _recorded_script(model) -> str | None:
@@ -51,8 +71,9 @@ def split_lines(text: str) -> list[str]:
 
 
 def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model: str) -> dict[str, Any]:
-    """One written poem as ``tangpoet write --json`` prints it and ``POST /generate`` returns it."""
-    return {
+    """One written poem as ``tangpoet write --json`` prints it and ``POST /generate`` returns it (``plan``: the
+    keyword of each line, only for a poem written with a theme)."""
+    record = {
         "poem": poem.text,
         "lines": split_lines(poem.text),
         "score": poem.score,
@@ -62,6 +83,9 @@ def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model
         "backend": backend,
         "model": model,
     }
+    if poem.plan:
+        record["plan"] = list(poem.plan)
+    return record
 
 
 def write(
@@ -79,6 +103,11 @@ def write(
     constraints: Sequence[Any] = (),
     keywords: Sequence[str] | str = (),
     script: str | None = None,
+    candidates: int | None = None,
+    scorer: Any = None,
+    theme: str | None = None,
+    theme_table: Any = None,
+    stepper=None,
     **decoder_options: Any,
 ) -> list[Candidate]:
     """Write up to ``num`` poems with ``model`` (a PoemModel or a path to a model file), best first.
@@ -86,14 +115,24 @@ def write(
     ``decoder`` names a registered decoder (``greedy``, ``sample``, ``top-k``, ``top-p``, ``beam``, or a plugin's);
     ``decoder_options`` are its options (``temperature``, ``top_k``, ``top_p``, ``beam_width``,
     ``length_penalty``); ``None`` values are ignored. The same ``seed`` on the same backend writes the same poems.
+    Without ``form`` (and ``acrostic``) the poem is free verse (the ``verse`` constraint: no empty verse, verses of
+    the model's recorded lengths or 3–11 characters, the end on ``。？！``), always finished within ``max_len``.
     ``constraints``: names (``"regulated"``, ``"tones:strict"``), ``(name, options)`` pairs or Constraint instances,
     composed with any decoder; ``keywords``: words of 1–4 characters each poem contains inside one verse.
     Requests beyond :mod:`tangpoet.limits` are refused before any work; more than ``POEM_BATCH`` poems are written
     in batches. ``begin`` / ``acrostic`` are read like corpus text (spaces dropped, ASCII ``,.?!;:`` full-width) and
     may be typed in either script (:func:`tangpoet.script.to_vocabulary`); ``script`` (``"simplified"`` /
-    ``"traditional"``) converts the written poems.
+    ``"traditional"``) converts the written poems. ``candidates``: write that many poems as one batch under every
+    constraint and return the ``num`` best by ``scorer`` (a name in :data:`~tangpoet.decoding.scoring.SCORERS` or an
+    object with ``score``; default ``coherence``), ``score`` then being the scorer's. ``theme``: one keyword per line
+    planned from corpus statistics (``theme_table``: a :class:`~tangpoet.decoding.planning.ThemeTable` or its file;
+    default the bundled one), each placed as a word; a poem's ``plan`` is what was placed; without ``form`` or
+    ``acrostic`` a themed poem is a 五言绝句. ``stepper``: the step decoder the model's steps go through
+    (default: the model's own, :meth:`StepDecoder.of <tangpoet.decoding.stepper.StepDecoder.of>`); a server passes
+    one that batches its requests' steps (:class:`tangpoet.serve.engine.ProxyStepper`).
     """
     from tangpoet.decoding.constraints import build_constraints, check_text, parse_keywords, resolve_constraints
+    from tangpoet.decoding.constraints.verse import recorded_verse_chars
 
     strategy = get_decoder(decoder, **decoder_options)
     check_request(num=num, max_len=max_len, no_repeat_ngram=no_repeat_ngram, options=decoder_options)
@@ -102,13 +141,23 @@ def write(
     if not isinstance(num, int) or num < 1:
         raise DecoderOptionError(f"the number of poems must be at least 1, got {num!r}")
     strategy.validate(num)
+    from tangpoet.decoding.planning.request import check_theme
+    from tangpoet.decoding.scoring.request import best_of_n
+
+    rows, ranker = best_of_n(num, candidates, scorer)  # before any work: a bad count, an unknown scorer
+    strategy.validate(rows)
+    theme = check_theme(theme)
     if form:
         get_form(form)
+    if not isinstance(begin or "", str) or not isinstance(acrostic or "", str):
+        raise DecoderOptionError("begin and acrostic must be text")
+    constraints = tuple(constraints or ())
+    check_sizes(begin=begin or "", acrostic=acrostic or "", constraints=constraints)  # before reading them
     check_text("begin", begin or "")
     check_text("acrostic", acrostic or "")
     begin, acrostic = normalise_text(begin or ""), normalise_text(acrostic or "")  # exactly like corpus text
     keywords = parse_keywords(keywords)
-    constraints = tuple(constraints or ())
+    check_sizes(begin=begin, acrostic=acrostic, keywords=keywords)
     resolve_constraints(constraints, form, acrostic or "", begin or "", keywords)  # unknown names: before loading
     seed = resolve_seed(seed)
     if isinstance(model, (str, os.PathLike)):
@@ -121,6 +170,11 @@ def write(
     recorded = _recorded_script(model)
     begin = scripts.to_vocabulary(begin, model.vocab, recorded)  # typed in the other script: converted
     acrostic = scripts.to_vocabulary(acrostic, model.vocab, recorded)
+    if theme:
+        from tangpoet.decoding.planning.request import theme_constraint
+
+        form, planned = theme_constraint(theme, model.vocab, form, acrostic, theme_table, seed)
+        constraints += (planned,)
     constraints = build_constraints(
         model.vocab,
         begin=begin or "",
@@ -132,20 +186,34 @@ def write(
         constraints=constraints,
         keywords=keywords,
         rng=np.random.default_rng([seed, 12]),  # plan choices: their own stream, so decoding draws stay the same
+        verse=recorded_verse_chars(getattr(model, "metadata", None)),  # free verse: the model's corpus's lengths
     )
     from tangpoet.decoding.stepper import StepDecoder
 
     rng = np.random.default_rng(seed)
-    stepper = StepDecoder.of(model)
+    stepper = StepDecoder.of(model) if stepper is None else stepper
+    if ranker is not None:
+        from tangpoet.decoding.scoring.request import hold_stream
+
+        hold_stream(stepper)
     poems: list[Candidate] = []
-    for start in range(0, num, POEM_BATCH):  # bounded memory for any num; one batch (the same poems) up to 64
-        batch = min(POEM_BATCH, num - start)
+    for start in range(0, rows, POEM_BATCH):  # bounded memory for any num; one batch (the same poems) up to 64
+        batch = min(POEM_BATCH, rows - start)
         written = strategy.decode(stepper, constraints.prompt, constraints.chain, constraints.max_len, rng, num=batch)
         poems += written
         if len(written) < batch:  # a deterministic decoder (greedy) writes one poem whatever num
             break
-    if num > POEM_BATCH:
+    if rows > POEM_BATCH:
         poems = sort_candidates(poems)
+    if ranker is not None:  # best-of-N: the candidates ranked by the scorer, the model's rows in the same batch
+        from tangpoet.decoding.scoring.request import rank
+
+        poems = rank(poems, ranker, stepper, num)
+    from tangpoet.decoding.planning.request import placed_plan
+
+    plan = placed_plan(constraints)
+    if plan:
+        poems = [dataclasses.replace(poem, plan=plan) for poem in poems]
     if script is not None:
         poems = [dataclasses.replace(poem, text=scripts.convert(poem.text, script)) for poem in poems]
     return poems

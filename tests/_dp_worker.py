@@ -99,7 +99,7 @@ def logits_mode(model_path: str, out_path: str) -> None:
     model = load_model(model_path)
     tokens = np.array([[2, 4, 5, 6, 7, 8], [2, 9, 10, 11, 0, 0]], dtype="int32")  # <bos> + ids, and a padded row
     logits = keras.ops.convert_to_numpy(model(tokens))
-    poem = write(model, begin=model.vocab.decode([4]), decoder="greedy", max_len=12)[0].text
+    poem = write(model, begin=next(c for c in model.vocab.tokens[4:] if c not in "，。？！；、："), decoder="greedy", max_len=12)[0].text
     np.savez(out_path, logits=logits, poem=np.array(poem))
 
 

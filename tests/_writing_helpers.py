@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import secrets
 
 import numpy as np
 
@@ -19,6 +21,25 @@ TEXTS = (
 )
 # Characters every tiny model knows (for acrostics and begins).
 KNOWN = "春夏秋冬山月花风明夜江天白日"
+
+
+PROPERTY_SEED = "TANGPOET_PROPERTY_SEED"
+
+
+def property_seed() -> int | None:
+    """The property tests' seed: None (unset: derandomized, the same examples every run), the number given, or for
+    ``random`` a fresh one — drawn once and written back to the environment, so the report header, every test and
+    any subprocess use (and print) the same one."""
+    value = os.environ.get(PROPERTY_SEED, "").strip().lower()
+    if not value:
+        return None
+    if value == "random":
+        value = str(secrets.randbelow(2**32))
+        os.environ[PROPERTY_SEED] = value
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{PROPERTY_SEED} must be a whole number or 'random', got {value!r}") from None
 
 
 @functools.lru_cache(maxsize=None)

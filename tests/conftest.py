@@ -44,6 +44,14 @@ def pytest_configure(config):
         raise pytest.UsageError(f"TANGPOET_REQUIRE_GPU=1 but the {BACKEND} backend sees no GPU")
 
 
+def pytest_report_header(config):
+    from _writing_helpers import PROPERTY_SEED, property_seed
+
+    seed = property_seed()
+    shown = "unset: derandomized, the same examples every run" if seed is None else f"{seed} (replay: {PROPERTY_SEED}={seed})"
+    return f"property tests: {PROPERTY_SEED}={shown}"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         wanted = [m for m in BACKEND_MARKERS if item.get_closest_marker(m)]

@@ -112,3 +112,29 @@ def test_famous_poems_pass_and_broken_ones_are_explained():
     assert not reports[0].passed and reports[0].annotation["lines"][0]["tones"]
     shown = run(JINGYE)
     assert shown.exit_code == 1 and "✗" in shown.output
+
+
+# -- a positional argument that names a file (issue 23, defect 5) ---------------------------------------------------
+def test_a_positional_argument_naming_a_file_is_read_as_the_file(tmp_path, monkeypatch):
+    (tmp_path / "poem.txt").write_text(f"登鹳雀楼:{DENG}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = run("poem.txt", "--constraint", "form", "--json")  # was: the name checked as the poem 「poem。txt」
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["title"], r["poem"], r["pass"]) for r in rows] == [("登鹳雀楼", DENG, True)]
+    both = run(str(tmp_path / "poem.txt"), JINGYE, "--constraint", "form", "--json")
+    assert [r["poem"] for r in json.loads(both.output)] == [JINGYE, DENG]  # texts first, then files
+
+
+def test_a_dash_reads_standard_input_beside_other_arguments():
+    result = run(JINGYE, "-", "--constraint", "form", "--json", input=DENG + "\n")
+    assert result.exit_code == 0, result.output
+    assert [r["poem"] for r in json.loads(result.output)] == [JINGYE, DENG]
+
+
+@pytest.mark.parametrize("argument", ["poem.txt", "./poems", "~/tang/poem.md", "C:\\poems\\a.txt"])
+def test_a_path_that_does_not_exist_gets_a_one_line_hint(tmp_path, monkeypatch, argument):
+    monkeypatch.chdir(tmp_path)
+    result = run(argument)
+    assert result.exit_code == 2, result.output
+    assert result.output == f"error: no such file: {argument} (a poem to check is Chinese text; give a file that exists, or - to read standard input)\n"

@@ -81,7 +81,10 @@ def test_progress_counts_the_runs_epochs_and_missing_folders_are_made(trained):
 
 # --------------------------------------------------------------------------------- Ctrl-C (defect 2)
 class _Interrupt:
-    """Ctrl-C arriving during the ``epoch``-th epoch (from 1), after its first batch."""
+    """Ctrl-C arriving during the ``epoch``-th epoch (from 1), after its first batch.
+
+    A ``KeyboardInterrupt`` raised by a callback: what ``fit`` does once the interrupt reaches it. Whether a real
+    SIGINT reaches it (issue 23: on JAX, Keras swallowed it) is tested with real signals in test_fit_signals.py."""
 
     def __init__(self, monkeypatch, epoch):
         import tangpoet.progress
@@ -343,7 +346,7 @@ def test_checkpoint_settings_are_read_without_building_the_model(trained, tmp_pa
     settings = checkpoint_settings(str(out) + ".ckpt")
     assert settings == {
         "cell": "lstm", "num_layers": 1, "units": 8, "embedding_dim": 4, "dropout": 0.0, "embedding_dropout": 0.0,
-        "tie_embeddings": False, "seed": 0, "val_split": 0.25,
+        "tie_embeddings": False, "seed": 0, "val_split": 0.25, "optimizer": "adam", "steps_per_epoch": None,
     }
     check_resume_options(str(out) + ".ckpt", {"val_split": 0.25, "dropout": 0.0, "seed": 0})  # equal: no error
     (tmp_path / "bad.ckpt").write_bytes(b"not a zip")

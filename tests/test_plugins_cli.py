@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tangpoet.catalog import BUILTIN_CELLS, BUILTIN_DECODERS, available_names
+from tangpoet.catalog import BUILTIN_CELLS, BUILTIN_DECODERS, REGISTRIES, available_names
 from tangpoet.cells import CELLS
 from tangpoet.cli import main
 from tangpoet.decoding import DECODERS
@@ -97,7 +97,7 @@ def test_plugins_table_has_one_line_per_plugin(fake_plugins):
     by_name = {line.split()[1]: line for line in lines[1:]}
     assert by_name["fake-greedy"].split()[:6] == ["decoder", "fake-greedy", "tangpoet-fake-decoder", "2.3", "no", "ok"]
     assert "broken:" in by_name["fakecell"]
-    assert len(lines) - 1 == len(CELLS.names()) + len(DECODERS.names()) + len(CONSTRAINTS.names())
+    assert len(lines) - 1 == sum(len(registry.names()) for registry in REGISTRIES.values())  # cells … scorers
 
 
 def test_disabling_plugins_hides_them(fake_plugins, monkeypatch):
@@ -135,3 +135,26 @@ def test_completion_reads_names_without_importing_keras():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) >= len(BUILTIN_CELLS) + len(BUILTIN_DECODERS)
+
+
+def test_a_name_registered_at_run_time_is_offered_everywhere(fresh_registries):
+    """One registry object per kind: completion, `tangpoet plugins` and the library read the same DECODERS."""
+    from tangpoet.catalog import DECODERS as CATALOG_DECODERS
+    from tangpoet.decoding.greedy import GreedyDecoder
+
+    assert CATALOG_DECODERS is DECODERS and REGISTRIES["cell"] is CELLS and REGISTRIES["constraint"] is CONSTRAINTS
+
+    @DECODERS.register("run-time-greedy")
+    class RunTimeGreedy(GreedyDecoder):
+        name = "run-time-greedy"
+
+    try:
+        assert "run-time-greedy" in available_names("decoder")
+        write = main.commands["write"]
+        decoder = next(p for p in write.params if p.name == "decoder")
+        ctx = write.make_context("write", [], resilient_parsing=True)
+        assert [c.value for c in decoder.shell_complete(ctx, "run-")] == ["run-time-greedy"]
+        assert rows_of()[("decoder", "run-time-greedy")]["status"] == "ok"
+    finally:
+        DECODERS.unregister("run-time-greedy")
+    assert "run-time-greedy" not in available_names("decoder")

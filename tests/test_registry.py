@@ -63,6 +63,9 @@ def test_a_retired_entry_says_what_replaces_it(site):
     registry = Registry("thing", GROUP)
     assert registry.status("old") == "retired: use --decoder new"
     assert registry.status("plain") == "ok"  # an empty text is not a retirement
+    with pytest.raises(UnknownNameError) as info:  # an unknown name's list of what exists leaves retired ones out
+        registry.get("nope")
+    assert "plain" in str(info.value) and "old" not in str(info.value).split("available:")[1]
 
 
 def test_two_plugins_claiming_one_name_is_an_error_naming_both(site):

@@ -129,3 +129,17 @@ def test_page_writes_regulated_verse_when_the_prosody_plugin_is_installed(server
     check = httpx.post(server.url + "/check", json={"text": expected["poem"]}, timeout=30).json()
     assert check["violations"] == [], check["violations"]  # the page asked for 格律 and got it
     page.close()
+
+
+def test_page_writes_a_themed_best_of_n_poem_and_shows_its_plan(server, browser):
+    import httpx
+
+    page = browser.new_page()
+    verses = write_poem(page, server, theme="明月", candidates=3, seed=5)
+    expected = httpx.post(server.url + "/generate", json={"theme": "明月", "candidates": 3, "seed": 5}, timeout=60).json()[0]
+    assert verses == expected["lines"]
+    shown = page.inner_text("#status")
+    assert "plan " + " / ".join(expected["plan"]) in shown
+    for verse, word in zip(verses, expected["plan"]):
+        assert word in verse
+    page.close()

@@ -30,17 +30,19 @@ def _complete_constraint(ctx, param, incomplete):
 def check(poems, files, constraint_specs, form, as_json):
     """Check poems against the rules of regulated verse (form, rhyme, tones) and show what is wrong.
 
-    Poems come from the arguments, --file, or standard input: `title:content` or bare text, simplified or
-    traditional, one verse per line or all on one line; poems are separated by blank lines. Exit status: 0 when
-    every poem passes, 1 when some fail, 2 on bad input.
+    Poems come from the arguments (a poem's text, a file of poems, or - for standard input), --file, or standard
+    input: `title:content` or bare text, simplified or traditional, one verse per line or all on one line; poems are
+    separated by blank lines. Exit status: 0 when every poem passes, 1 when some fail, 2 on bad input.
     """
-    from tangpoet.checking import check_poems, format_reports, read_poems
+    from tangpoet.checking import check_poems, format_reports, read_poems, sort_arguments
     from tangpoet.decoding.constraints import check_text
 
+    poems, named, dash = sort_arguments(poems)
+    files = (*named, *files)
     for text in (*poems, *constraint_specs):
         check_text("the input", text)
     stdin = None
-    if not poems and not files and sys.stdin is not None and not sys.stdin.isatty():
+    if (dash or (not poems and not files)) and sys.stdin is not None and (dash or not sys.stdin.isatty()):
         raw = getattr(sys.stdin, "buffer", None)
         try:
             stdin = raw.read().decode("utf-8-sig") if raw is not None else sys.stdin.read()

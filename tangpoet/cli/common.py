@@ -138,12 +138,18 @@ def _read(corpus, min_len, max_len, skip_bad_lines, script=None):
 
 
 def plugin_option(kind: str, default: str, builtins: str):
-    """``--cell`` / ``--decoder``: a plugin name, completed in the shell from the installed entry points (no Keras)."""
+    """``--cell`` / ``--decoder``: a plugin name, completed in the shell from the installed entry points (no Keras;
+    a retired decoder, kept only to name its replacement, is not offered)."""
 
     def complete(ctx, param, incomplete):
         from tangpoet.catalog import available_names
 
-        return [name for name in available_names(kind) if name.startswith(incomplete)]
+        names = [name for name in available_names(kind) if name.startswith(incomplete)]
+        if kind == "decoder":
+            from tangpoet.decoding import DECODERS
+
+            names = [name for name in names if not DECODERS.status(name).startswith("retired")]
+        return names
 
     return click.option(
         f"--{kind}",

@@ -50,6 +50,40 @@ from tangpoet.resume_check import check_resume_options
     help="Split each global batch (--batch-size) over all devices: JAX keras.distribution.DataParallel, "
     "TensorFlow tf.distribute (multi-host: see the README, Training at scale).",
 )
+@click.option(
+    "--optimizer",
+    type=click.Choice(["adam", "rmsprop", "sgd"]),
+    default="adam",
+    show_default=True,
+    help="Optimizer (each with --clip-norm gradient clipping); recorded in the checkpoint.",
+)
+@click.option(
+    "--steps-per-epoch",
+    type=int,
+    default=None,
+    help="An epoch of this many batches (validation, checkpoint and --lr-decay after each), going on through the "
+    "corpus across epochs; default: one pass over the corpus.",
+)
+@click.option(
+    "--from",
+    "base",
+    metavar="MODEL",
+    default=None,
+    help="Fine-tune: start from this model file's weights, architecture and vocabulary ('bundled': the bundled model).",
+)
+@click.option(
+    "--extend-vocab",
+    is_flag=True,
+    help="With --from: add the corpus's characters the base vocabulary lacks (seen --min-count times) as new rows, "
+    "started from <unk>'s; without it they are read as <unk>.",
+)
+@click.option(
+    "--val-from",
+    metavar="CORPUS",
+    default=None,
+    help="Draw the validation split from this one of the CORPUS arguments only (e.g. hold out Tang poems when "
+    "training on Tang + Song); training poems equal to a held-out poem are always dropped.",
+)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint OUT.ckpt.")
 @click.option("--force", is_flag=True, help="Overwrite OUT and start over even if a checkpoint exists.")
 @corpus_options
@@ -82,12 +116,34 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
             raise TangpoetError(f"a checkpoint exists at {ckpt}: pass --resume to continue or --force to start over")
         if out_path.exists():
             raise TangpoetError(f"{out} exists: pass --force to overwrite it")
+    ctx = click.get_current_context()
+    typed_sources = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+    typed = {k: v for k, v in options.items() if ctx.get_parameter_source(k) in typed_sources}
     if resume:  # options typed on the command line that the checkpoint would silently override are refused
-        ctx = click.get_current_context()
-        typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
-        check_resume_options(ckpt, {k: v for k, v in options.items() if ctx.get_parameter_source(k) in typed})
-    poems, report = _read(corpus, min_len, max_len, skip_bad_lines, options.pop("script", "keep"))
-    click.echo(report.format())
+        check_resume_options(ckpt, typed)
+    base, extend_vocab, val_from = options.pop("base"), options.pop("extend_vocab"), options.pop("val_from")
+    if extend_vocab and base is None:
+        raise TangpoetError("--extend-vocab needs --from MODEL (a model trained from scratch has every character)")
+    if base is not None and not resume:  # before reading the corpus: the base exists, its architecture is kept
+        from tangpoet.finetune import check_architecture_options, resolve_base
+        from tangpoet.model_info import read_config
+
+        check_architecture_options(read_config(resolve_base(base)), typed)
+    script = options.pop("script", "keep")
+    held_out = None
+    if val_from is not None:
+        if val_from not in corpus:
+            raise TangpoetError(f"--val-from {val_from} must be one of the CORPUS arguments")
+        corpus = [c for c in corpus if c != val_from]
+        held_out, held_report = _read([val_from], min_len, max_len, skip_bad_lines, script)
+        click.echo(held_report.format())
+    if corpus:
+        poems, report = _read(corpus, min_len, max_len, skip_bad_lines, script)
+        click.echo(report.format())
+        if held_out is not None:
+            report = _merge_reports(held_report, report)
+    else:
+        poems, report = [], held_report
     config = TrainConfig(**options)
     config.validate()
     from tangpoet.cells import get_cell
@@ -95,7 +151,10 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
 
     get_cell(config.cell)  # unknown cell: did-you-mean, before any work
     verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in a log
-    result = train(poems, report, config, out_path, resume=resume, verbose=verbose, log=click.echo)
+    result = train(
+        poems, report, config, out_path, resume=resume, verbose=verbose, log=click.echo,
+        val_from=held_out, base=base, extend_vocab=extend_vocab,
+    )
     if not result.saved:  # Ctrl-C before this run's first epoch ended
         kept = f"; the checkpoint {ckpt} of epoch {result.checkpoint_epoch} is unchanged" if result.checkpoint_epoch else ""
         click.echo(f"interrupted before the first epoch finished: nothing was written{kept}", err=True)
@@ -112,3 +171,20 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
         sys.exit(EXIT_INTERRUPTED)
     if result.stopped_early:
         click.echo("stopped early: validation NLL stopped improving")
+
+
+def _merge_reports(first, second):
+    """One corpus report for two reads (--val-from's corpus and the rest)."""
+    from tangpoet.corpus import CorpusReport
+
+    dropped = dict(first.dropped)
+    for reason, count in second.dropped.items():
+        dropped[reason] = dropped.get(reason, 0) + count
+    return CorpusReport(
+        files=first.files + second.files,
+        read=first.read + second.read,
+        kept=first.kept + second.kept,
+        dropped=dropped,
+        characters=first.characters + second.characters,
+        script=first.script if first.script == second.script else None,
+    )

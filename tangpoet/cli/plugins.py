@@ -13,7 +13,7 @@ from tangpoet.cli.common import backend_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {kind, name, distribution, version, builtin, status, aliases}.")
 @backend_option
 def plugins(as_json, backend):
-    """The installed cells, decoders and constraints: built-in or plugin, from which distribution, whether they load."""
+    """The installed cells, decoders, constraints and scorers: built-in or plugin, from which distribution, whether they load."""
     ensure_backend(backend)
     from tangpoet.catalog import format_table, plugin_table
 

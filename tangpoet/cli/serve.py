@@ -8,6 +8,7 @@ from tangpoet.backend import ensure_backend
 from tangpoet.cli import main
 from tangpoet.cli.common import _model_path, backend_option
 from tangpoet.errors import ServeError
+from tangpoet.limits import CLIENT_TIMEOUT
 
 
 @main.command()
@@ -27,8 +28,15 @@ from tangpoet.errors import ServeError
 @click.option("--max-queue", type=click.IntRange(0, 100_000), default=64, show_default=True, help="Requests waiting beyond those (then 503).")
 @click.option("--time-limit", type=click.FloatRange(0.1, 3600), default=60.0, show_default=True, help="Seconds per request, queue included.")
 @click.option("--body-limit", type=click.IntRange(256, 2**24), default=64 * 1024, show_default=True, help="Largest request body in bytes.")
+@click.option(
+    "--client-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=CLIENT_TIMEOUT,
+    show_default=True,
+    help="Seconds a client has to send a request's headers, then its body (slower ones get 408 and are dropped).",
+)
 @backend_option
-def serve(model, host, port, batching, max_batch, max_active, max_queue, time_limit, body_limit, backend):
+def serve(model, host, port, batching, max_batch, max_active, max_queue, time_limit, body_limit, client_timeout, backend):
     """Serve the HTTP API and the web page (needs the extra: pip install 'tangpoet[serve]')."""
     try:
         import fastapi  # noqa: F401
@@ -61,8 +69,19 @@ def serve(model, host, port, batching, max_batch, max_active, max_queue, time_li
         max_queue=max_queue,
         time_limit=time_limit,
         body_limit=body_limit,
+        client_timeout=client_timeout,
     )
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+    from tangpoet.serve.protocol import guarded_protocol
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=guarded_protocol(client_timeout),  # uvicorn's own protocol, with a time limit on a request's headers
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
     server = uvicorn.Server(config)
     original = server.startup
 

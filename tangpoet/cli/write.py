@@ -7,13 +7,46 @@ import click
 from tangpoet.backend import ensure_backend
 from tangpoet.cli import main
 from tangpoet.cli.common import _model_path, backend_option, plugin_option
+from tangpoet.cli.help_groups import GroupedCommand
+from tangpoet.limits import DECODER_OPTIONS
+
+# `write --help`: the options under these headings, in this order (the rest under "Other options").
+HELP_GROUPS = (
+    ("Prompt", ("begin", "acrostic", "keywords", "theme", "show_plan", "theme_table")),
+    ("Form and constraints", ("form", "constraint_specs", "no_repeat_ngram", "max_len")),
+    ("Decoding", ("decoder", *DECODER_OPTIONS, "num", "candidates", "scorer", "seed")),
+    ("Output", ("as_json", "script")),
+    ("Model", ("model", "backend")),
+)
 
 
-@main.command()
+def decoder_options(func):
+    """``--temperature``, ``--top-k``, …: one option per entry of the decoder options' table
+    (:data:`tangpoet.limits.DECODER_OPTIONS`), reaching ``write()`` through ``**options``."""
+    for option in reversed(DECODER_OPTIONS.values()):
+        help_text = f"{option.help} (default {option.default:g})."
+        func = click.option(option.flag, type=option.kind, default=None, help=help_text)(func)
+    return func
+
+
+def _complete_form(ctx, param, incomplete: str) -> list[str]:
+    """The form names and aliases (五言绝句 … 七律, wujue …) for shell completion."""
+    from tangpoet.decoding.forms import form_names
+
+    return [name for name in form_names() if name.startswith(incomplete)]
+
+
+@main.command(cls=GroupedCommand, groups=HELP_GROUPS)
 @click.option("--model", "-m", default=None, help="Model file (default: the bundled model).")
 @click.option("--begin", default="", help="Text the poem starts with, e.g. 床前.")
 @click.option("--acrostic", default="", help="藏头诗: line i starts with character i, e.g. 春夏秋冬.")
-@click.option("--form", default=None, help="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 七绝 五律 七律, wujue qijue wulv qilv).")
+@click.option(
+    "--form",
+    default=None,
+    shell_complete=_complete_form,
+    help="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 七绝 五律 七律, wujue qijue wulv qilv). Without it: free verse "
+    "(verses of 3-11 characters, or the model's; see --constraint verse:min=N,max=N).",
+)
 @plugin_option("decoder", "top-p", "greedy, sample, top-k, top-p, beam")
 @click.option(
     "--constraint",
@@ -24,14 +57,17 @@ from tangpoet.cli.common import _model_path, backend_option, plugin_option
     help="A constraint plugin, with any decoder (repeatable), e.g. regulated, tones:strict (see `tangpoet plugins`).",
 )
 @click.option("--keywords", default="", help="Words of 1-4 characters every poem contains, each inside one line, e.g. 秋月,故乡.")
-@click.option("--temperature", type=float, default=None, help="Sampling temperature (sample, top-k, top-p; default 1).")
-@click.option("--top-k", type=int, default=None, help="top-k: sample among the k most likely (default 40).")
-@click.option("--top-p", type=float, default=None, help="top-p: smallest set with this probability (default 0.9).")
-@click.option("--beam-width", type=int, default=None, help="beam: beams searched together (default 5).")
-@click.option("--length-penalty", type=float, default=None, help="beam: score = log-prob / length^this (default 1).")
+@click.option("--theme", default=None, help="A theme, e.g. 秋思: one keyword per line from corpus statistics, each read as a word (default form 五言绝句).")
+@click.option("--show-plan", is_flag=True, help="With --theme: print the keyword of each line before the poems.")
+@click.option("--theme-table", default=None, metavar="PATH", help="Theme statistics of another corpus (tools/build_theme_table.py; default: the bundled model's).")
+@decoder_options
 @click.option("--no-repeat-ngram", type=int, default=0, show_default=True, help="No n-gram of this size twice (0: off).")
 @click.option("--num", "-n", type=int, default=1, show_default=True, help="Poems to write (greedy writes one).")
-@click.option("--max-len", type=int, default=None, help="Most characters per poem (default: the form's length, or 128).")
+@click.option("--candidates", type=int, default=None, help="Best-of-N: write N candidates as one batch and keep the --num best by --scorer.")
+@plugin_option("scorer", None, "Ranks --candidates: coherence (default), likelihood")
+@click.option(
+    "--max-len", type=int, default=None, help="Most characters per poem (default: the form's length, or 128); free verse ends within it."
+)
 @click.option("--seed", type=int, default=None, help="Random seed (default: a fresh one, shown with --json).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {poem, lines, score, decoder, seed, …}.")
 @click.option(  # reaches write_poems(script=...) through **options
@@ -43,15 +79,19 @@ from tangpoet.cli.common import _model_path, backend_option, plugin_option
 @backend_option
 def write(
     model, begin, acrostic, form, decoder, num, max_len, seed, no_repeat_ngram, as_json, backend,
-    constraint_specs=(), keywords="", **options,
+    constraint_specs=(), keywords="", show_plan=False, **options,
 ):
-    """Write poems, one line per verse."""
+    """Write poems, one line per verse. Without --form, free verse: no empty verse, none too long, the end on 。？！."""
     from tangpoet.decoding.constraints import check_text, parse_spec
 
     check_text("--begin", begin)
     check_text("--acrostic", acrostic)
     check_text("--keywords", keywords)
     constraints = [parse_spec(check_text("--constraint", spec)) for spec in constraint_specs]
+    if show_plan and not options.get("theme"):
+        from tangpoet.errors import ConstraintError
+
+        raise ConstraintError("--show-plan prints the plan of a --theme: add --theme, e.g. --theme 思乡")
     backend_name = ensure_backend(backend)
     path = _model_path(model)
     from tangpoet.writing import poem_record, resolve_seed, split_lines
@@ -78,6 +118,9 @@ def write(
         ]
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
+    if show_plan and poems:
+        click.echo(f"plan ({options['theme']}): " + " / ".join(word or "—" for word in poems[0].plan))
+        click.echo("")
     for i, poem in enumerate(poems):
         if i:
             click.echo("")

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tangpoet.catalog import BUILTIN_DECODERS, DECODER_GROUP
-from tangpoet.registry import Registry
+from tangpoet.catalog import DECODERS
 
-# The built-ins come from entry points (group ``tangpoet.decoders``, the path plugins take too); the fallback table
-# serves when tangpoet runs from a source tree without installed metadata. Each loads only when first asked for.
-DECODERS: Registry = Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS)
+# The one decoder registry (tangpoet.catalog): built-ins from entry points (group ``tangpoet.decoders``, the path
+# plugins take too), or the fallback table in a source tree without installed metadata; each loads when first asked.
+__all__ = ["DECODERS", "get_decoder"]
 
 
 def get_decoder(name: str, **options: Any):

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tangpoet.errors import DecoderOptionError
+from tangpoet.errors import DecoderOptionError, OptionError
 from tangpoet.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -27,6 +27,7 @@ class Candidate:
     score: float  # what candidates are ranked by (higher is better): log_prob / generated ** length_penalty
     log_prob: float  # summed model log-probability of the generated tokens (<eos> included, prompt not)
     finished: bool  # ended with <eos>; False when the max length cut it
+    plan: tuple[str, ...] = ()  # write --theme: the keyword of each line it was written with (empty: no plan)
 
 
 def length_normalised(log_prob: float, generated: int, length_penalty: float) -> float:
@@ -44,9 +45,12 @@ class Decoder:
     def __init__(self, **options: Any):
         unknown = sorted(set(options) - set(self.options))
         if unknown:
-            takes = ", ".join(o.replace("_", "-") for o in self.options) if self.options else "no options"
-            raise DecoderOptionError(
-                f"decoder {self.name!r} does not take {', '.join(u.replace('_', '-') for u in unknown)} (it takes {takes})"
+            raise OptionError(
+                f"decoder {self.name!r} does not take ",
+                *_listed(unknown),
+                " (it takes ",
+                *(_listed(self.options) if self.options else ["no options"]),
+                ")",
             )
 
     def __repr__(self) -> str:
@@ -83,15 +87,12 @@ class Decoder:
     ) -> list[Candidate]:
         """``num`` rows stepped as one batch until each ends (``<eos>``) or reaches ``max_len`` tokens.
 
-        The loop is a :class:`Rollout`; a step decoder that can drive rollouts itself (``run_rollout``: the server's,
-        which steps many requests' rollouts in one batch) is handed it, any other is stepped here.
+        The loop is a :class:`Rollout`, handed to the step decoder's
+        :meth:`~tangpoet.decoding.stepper.StepDecoder.run_rollout` (part of the step decoder contract): a plain step
+        decoder steps it alone; the server's steps many requests' rollouts in one batch.
         """
         rollout = Rollout(self, prompt, chain, max_len, rng, num)
-        runner = getattr(stepper, "run_rollout", None)
-        if runner is not None:
-            runner(rollout)
-        else:
-            rollout.run(stepper)
+        stepper.run_rollout(rollout)
         return rollout.result(stepper.vocab)
 
     def rank(self, vocab, history, log_prob, generated, finished) -> list[Candidate]:
@@ -195,6 +196,17 @@ class Rollout:
 def sort_candidates(candidates: list[Candidate]) -> list[Candidate]:
     """Best first; ties keep their order (stable), so the ranking is deterministic."""
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def _listed(names) -> list:
+    """``names`` as parts of an :class:`~tangpoet.errors.OptionError`: each spelled by the front end, ``, ``-joined."""
+    from tangpoet.limits import option_label
+
+    parts: list = []
+    for i, name in enumerate(names):
+        parts += [", "] if i else []
+        parts.append((str(name), option_label(str(name))))
+    return parts
 
 
 def check_positive(name: str, value, *, integer: bool = False, upper: float | None = None):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tangpoet.decoding.base import Candidate, Decoder, check_positive, length_normalised
+from tangpoet.decoding.base import Candidate, Decoder, length_normalised
 from tangpoet.errors import DecoderOptionError
+from tangpoet.limits import DECODER_OPTIONS
 from tangpoet.vocab import BOS_ID, EOS_ID
 
 
@@ -39,16 +40,10 @@ class BeamDecoder(Decoder):
     name = "beam"
     options = ("beam_width", "length_penalty")
 
-    def __init__(self, beam_width: int = 5, length_penalty: float = 1.0, **options):
+    def __init__(self, beam_width: int | None = None, length_penalty: float | None = None, **options):
         super().__init__(**options)
-        self.beam_width = int(check_positive("beam width", 5 if beam_width is None else beam_width, integer=True))
-        length_penalty = 1.0 if length_penalty is None else length_penalty
-        try:
-            self.length_penalty = float(length_penalty)
-        except (TypeError, ValueError):
-            raise DecoderOptionError(f"length penalty must be a number, got {length_penalty!r}") from None
-        if not np.isfinite(self.length_penalty):
-            raise DecoderOptionError(f"length penalty must be finite, got {length_penalty!r}")
+        self.beam_width = DECODER_OPTIONS["beam_width"].value(beam_width)
+        self.length_penalty = DECODER_OPTIONS["length_penalty"].value(length_penalty)
 
     def _candidate(self, vocab, tokens, log_prob, generated, finished) -> Candidate:
         tokens = tuple(int(t) for t in tokens)

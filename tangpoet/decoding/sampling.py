@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tangpoet.decoding.base import Decoder, check_positive
+from tangpoet.decoding.base import Decoder
 from tangpoet.decoding.draws import draw, draw_with  # noqa: F401 - draw: the one-generator form, for callers
 from tangpoet.decoding.nucleus import nucleus_draw, nucleus_mask
+from tangpoet.limits import DECODER_OPTIONS
 
 NEG_INF = -np.inf
 
@@ -34,9 +35,9 @@ class SampleDecoder(Decoder):
     name = "sample"
     options = ("temperature",)
 
-    def __init__(self, temperature: float = 1.0, **options):
+    def __init__(self, temperature: float | None = None, **options):
         super().__init__(**options)
-        self.temperature = check_positive("temperature", 1.0 if temperature is None else temperature)
+        self.temperature = DECODER_OPTIONS["temperature"].value(temperature)
 
     def filter(self, scaled: np.ndarray) -> np.ndarray:
         """Hook for top-k / top-p: mask tokens out of ``scaled`` log-probs (rows already divided by temperature)."""
@@ -72,9 +73,9 @@ class TopKDecoder(SampleDecoder):
     name = "top-k"
     options = ("top_k", "temperature")
 
-    def __init__(self, top_k: int = 40, temperature: float = 1.0, **options):
+    def __init__(self, top_k: int | None = None, temperature: float | None = None, **options):
         super().__init__(temperature=temperature, **options)
-        self.top_k = check_positive("top-k", 40 if top_k is None else top_k, integer=True)
+        self.top_k = DECODER_OPTIONS["top_k"].value(top_k)
 
     def filter(self, scaled):
         return np.where(top_k_mask(scaled, self.top_k), scaled, NEG_INF)
@@ -86,9 +87,9 @@ class TopPDecoder(SampleDecoder):
     name = "top-p"
     options = ("top_p", "temperature")
 
-    def __init__(self, top_p: float = 0.9, temperature: float = 1.0, **options):
+    def __init__(self, top_p: float | None = None, temperature: float | None = None, **options):
         super().__init__(temperature=temperature, **options)
-        self.top_p = check_positive("top-p", 0.9 if top_p is None else top_p, upper=1.0)
+        self.top_p = DECODER_OPTIONS["top_p"].value(top_p)
 
     def filter(self, scaled):
         return np.where(nucleus_mask(scaled, self.top_p), scaled, NEG_INF)

@@ -116,7 +116,8 @@ class StepDecoder:
 
     * :meth:`start` runs a prefix once through the whole-sequence recurrent layers and returns the state;
     * :meth:`step` feeds one token per row and returns ``(log_probs [batch, vocab], new state)``;
-    * :meth:`reorder` gathers state rows (beams).
+    * :meth:`reorder` gathers state rows (beams);
+    * :meth:`run_rollout` runs a decoder's whole loop (a :class:`~tangpoet.decoding.base.Rollout`).
 
     ``start(prefix[:-1])`` followed by ``step(prefix[-1])`` gives the same next-token log-probabilities as running
     the full model over ``prefix`` (:meth:`prime` does both).
@@ -228,6 +229,12 @@ class StepDecoder:
             raise ValueError("prime needs at least one token (usually <bos>)")
         state = self.start(prefix[:-1], batch)
         return self.step(np.full(batch, prefix[-1], dtype=np.int32), state)
+
+    def run_rollout(self, rollout) -> None:
+        """Step ``rollout`` (a decoder's loop: :class:`~tangpoet.decoding.base.Rollout`) to its end, alone. A step
+        decoder that batches many requests (the server's :class:`~tangpoet.serve.engine.ProxyStepper`) overrides
+        this and drives every request's rollout in one batch."""
+        rollout.run(self)
 
     @staticmethod
     def reorder(state: State, indices) -> State:

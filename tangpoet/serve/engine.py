@@ -2,10 +2,15 @@
 step calls of every request in flight.
 
 Each request runs the library's own :func:`tangpoet.writing.write` in a worker thread (so every decoder, constraint
-and seed behaves exactly as on the command line) against a :class:`ProxyStepper`: a step decoder whose
-``start`` / ``step`` calls are handed to the engine thread instead of running the model. The engine collects the
-step calls of all live requests and runs them together — *continuous batching*: a request joins at the next step
-once its prompt is prefilled, and leaves when its ``write()`` returns.
+and seed behaves exactly as on the command line), handed a :class:`ProxyStepper` as its step decoder (``write``'s
+``stepper`` parameter): a step decoder whose ``step`` calls are handed to the engine thread instead of running the
+model. The engine collects the step calls of all live requests and runs them together — *continuous batching*: a
+request joins at the next step and leaves when its ``write()`` returns.
+
+The engine thread makes nothing but step calls, so no request holds up another by more than one step. A prompt is
+fed one token per step, its row joining everyone's shared call (a 200-character ``begin`` costs the others one row
+per step, not a 200-token prefill they wait for). A request with ``"exact": true`` prefills its prompt as ``write()``
+alone does — in its own thread, beside the engine (one prefill at a time), never on the engine thread.
 
 A decoder that only chooses tokens (greedy, sample, top-k, top-p, a plugin overriding ``choose``) hands its whole
 loop to the engine as a :class:`~tangpoet.decoding.base.Rollout` (``ProxyStepper.run_rollout``): the engine thread
@@ -39,14 +44,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tangpoet.decoding.stepper import STEPPED_PREFIX, StepDecoder
+from tangpoet.cancellation import Cancelled
+from tangpoet.decoding.stepper import StepDecoder
 from tangpoet.vocab import BOS_ID, PAD_ID
 
 MODES = ("fused", "exact")
 
 
-class Stopped(Exception):
-    """Raised inside a request's decoding loop to stop it: its client left, or its time ran out."""
+class Stopped(Cancelled):
+    """Raised inside a request's work to stop it: its client left, or its time ran out (a
+    :class:`~tangpoet.cancellation.Cancelled`, so nothing on the way swallows it)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -81,12 +88,12 @@ class _Driven:
 
     __slots__ = ("done", "error", "job", "log_probs", "proxy", "queue", "rollout", "state")
 
-    def __init__(self, job, proxy, rollout):
+    def __init__(self, job, proxy, rollout, state, queue: list[int]):
         self.job = job
         self.proxy = proxy
         self.rollout = rollout
-        self.queue: list[int] = []  # prompt tokens still to feed (one row), before the rollout's own steps
-        self.state = None
+        self.queue = queue  # prompt tokens still to feed, one per step, before the rollout's own steps
+        self.state = state
         self.log_probs: np.ndarray | None = None  # the model's answer to the last fed tokens
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -113,7 +120,7 @@ class BatchEngine:
         self.max_batch = int(max_batch)
         self.max_wait = float(max_wait)
         self._cond = threading.Condition()
-        self._starts: deque[_Call] = deque()
+        self._prefill_lock = threading.Lock()  # exact requests' prefills: one at a time, beside the engine thread
         self._steps: list[_Call] = []
         self._live: set = set()  # jobs inside their decoding loop (they will call step again or leave)
         self._arriving: deque[_Driven] = deque()  # rollouts handed over, not yet admitted
@@ -142,17 +149,28 @@ class BatchEngine:
         return sizes + [self.max_batch]
 
     # -- called from request threads ----------------------------------------------------------------------------
-    def start(self, job, prefix: np.ndarray, batch: int):
+    def join(self, job) -> None:
+        """``job`` starts decoding: until it :meth:`leave` s, a batch may wait for its next step call."""
         with self._cond:
             self._live.add(job)
-        return self._submit(_Call("start", job, (prefix, batch)))
+
+    def prefill(self, job, prefix: np.ndarray, batch: int):
+        """The state after ``prefix`` for ``batch`` rows, exactly as ``write()`` alone computes it — run in the
+        caller's thread (an exact request's), beside the engine, one prefill at a time: never on the engine thread,
+        where it would hold up every other request's steps."""
+        with self._prefill_lock:
+            job.check()
+            if self._stopped:
+                raise Stopped("shutdown")
+            return self.stepper.start(prefix, batch)
 
     def step(self, job, tokens: np.ndarray, state):
         return self._submit(_Call("step", job, (tokens, state)))
 
-    def drive(self, job, proxy, rollout) -> None:
-        """Advance ``rollout`` on the engine thread, batched with everyone else's, until it ends (or stops)."""
-        driven = _Driven(job, proxy, rollout)
+    def drive(self, job, proxy, rollout, state, queue: list[int]) -> None:
+        """Advance ``rollout`` on the engine thread, batched with everyone else's, until it ends (or stops): first the
+        prompt tokens in ``queue`` from ``state``, one per step, then the tokens its decoder chooses."""
+        driven = _Driven(job, proxy, rollout, state, queue)
         with self._cond:
             if self._stopped:
                 raise Stopped("shutdown")
@@ -172,7 +190,7 @@ class BatchEngine:
         with self._cond:  # the lists are looked up under the lock: the engine swaps self._steps for a new list
             if self._stopped:
                 raise Stopped("shutdown")
-            (self._starts if call.kind == "start" else self._steps).append(call)
+            self._steps.append(call)
             self._cond.notify_all()
         call.done.wait()
         if call.error is not None:
@@ -194,7 +212,7 @@ class BatchEngine:
         """Step now when every live request is waiting for its step, or the oldest call has waited ``max_wait``."""
         if not self._steps:
             return False
-        waiting = {call.job for call in self._steps} | {call.job for call in self._starts}
+        waiting = {call.job for call in self._steps}
         if self._live <= waiting:
             return True
         return time.monotonic() - self._steps[0].since >= self.max_wait
@@ -202,7 +220,7 @@ class BatchEngine:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not (self._stopped or self._starts or self._arriving or self._driven or self._ready()):
+                while not (self._stopped or self._arriving or self._driven or self._ready()):
                     if not self._steps and self._warm:
                         break  # idle: compile the next batch shape
                     timeout = None
@@ -210,8 +228,7 @@ class BatchEngine:
                         timeout = max(self.max_wait - (time.monotonic() - self._steps[0].since), 0.0005)
                     self._cond.wait(timeout)
                 if self._stopped:
-                    pending = list(self._starts) + self._steps
-                    self._starts.clear()
+                    pending = self._steps
                     self._steps = []
                     for call in pending:
                         call.error = Stopped("shutdown")
@@ -223,19 +240,15 @@ class BatchEngine:
                     return
                 # Rollouts never wait: with some in flight, the step calls of searches join whenever they are there.
                 ready = self._ready() or bool(self._driven or self._arriving)
-                starts = list(self._starts)
-                self._starts.clear()
                 arriving = list(self._arriving)
                 self._arriving.clear()
                 steps = self._steps if ready else []
                 if steps:
                     self._steps = []
-                busy = starts or steps or arriving or self._driven
+                busy = steps or arriving or self._driven
                 warm = self._warm.pop(0) if not busy and self._warm else None
             if warm is not None:
                 self._warm_up(warm)
-            for call in starts:
-                self._run(call, lambda c: self.stepper.start(*c.args))
             for driven in arriving:
                 self._admit(driven)
             fed = self._advance()
@@ -251,19 +264,9 @@ class BatchEngine:
         driven.done.set()
 
     def _admit(self, driven: _Driven) -> None:
-        """Start a rollout: its prompt is fed on one row (fused) or exactly as ``write()`` alone would (exact)."""
-        prefix = [int(t) for t in driven.rollout.prefix]
+        """Start a rollout: it joins the next step (its state and the prompt tokens left to feed come with it)."""
         try:
             driven.job.check()
-            if getattr(driven.job, "exact", False):
-                driven.state = self.stepper.start(prefix[:-1], driven.rollout.rows)
-                driven.queue = [prefix[-1]]
-            elif len(prefix) - 1 > STEPPED_PREFIX:  # a long prompt: one prefill call, as write() makes it
-                driven.state = self.stepper.start(prefix[:-1], 1)
-                driven.queue = [prefix[-1]]
-            else:  # a short one: its tokens join the batched steps
-                driven.state = self.stepper.initial_state(1)
-                driven.queue = prefix
         except BaseException as exc:  # noqa: BLE001 - handed to the request's own thread
             self._finish(driven, exc)
             return
@@ -280,7 +283,7 @@ class BatchEngine:
             try:
                 driven.job.check()
                 if driven.queue:  # the prompt
-                    rows = rollout.rows if getattr(driven.job, "exact", False) else 1
+                    rows = rollout.rows if driven.job.exact else 1
                     tokens = np.full(rows, driven.queue.pop(0), dtype=np.int32)
                     fed.append((driven, _Call("step", driven.job, (tokens, driven.state), waited=False)))
                     continue
@@ -345,7 +348,7 @@ class BatchEngine:
             time.sleep(self.step_delay)
         together = []
         for call in calls:
-            if getattr(call.job, "exact", False):  # alone: the very shape write() alone would use
+            if call.job.exact:  # alone: the very shape write() alone would use
                 self._count(call.args[0].shape[0], call.args[0].shape[0])
                 began = time.perf_counter()
                 self._run(call, lambda c: self.stepper.step(*c.args))
@@ -429,11 +432,23 @@ class ProxyStepper(StepDecoder):
     def initial_state(self, batch: int):
         return self._real.initial_state(batch)
 
-    def start(self, prefix_ids: Sequence[int], batch: int = 1):
+    def _begin(self) -> None:
+        """Decoding starts: the request passed every check ``write()`` makes."""
         self._job.check()
         self._job.begin()
+
+    def start(self, prefix_ids: Sequence[int], batch: int = 1):
+        """The state after ``prefix_ids`` for ``batch`` rows: fed one token per step in the engine's shared calls, or
+        (exact) prefilled as ``write()`` alone does, beside the engine."""
+        self._begin()
+        self._engine.join(self._job)  # its step calls come from this thread: a batch may wait for them
         prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
-        return self._engine.start(self._job, prefix, int(batch))
+        if self._job.exact:
+            return self._engine.prefill(self._job, prefix, int(batch))
+        state = self._real.initial_state(1)
+        for token in prefix:
+            _, state = self._engine.step(self._job, np.full(1, token, dtype=np.int32), state)
+        return StepDecoder.reorder(state, np.zeros(int(batch), dtype=np.int64))
 
     def prime(self, prefix_ids: Sequence[int], batch: int = 1):
         prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
@@ -459,17 +474,31 @@ class ProxyStepper(StepDecoder):
         self.searching = True
         return StepDecoder.reorder(state, indices)
 
+    def mark_search(self) -> None:
+        """The rows stepped from now on are candidates, not the poem (``write --candidates``: best-of-N): nothing is
+        streamed while they are written and scored; the chosen poems are sent at the end, like a search's."""
+        self.searching = True
+
     def run_rollout(self, rollout) -> None:
-        """A decoder's whole loop (:meth:`Decoder.decode`), advanced by the engine thread with everyone else's."""
-        self._job.check()
-        self._job.begin()
+        """A decoder's whole loop (:meth:`Decoder.decode`), advanced by the engine thread with everyone else's: the
+        prompt fed one token per step on one row (exact: prefilled here as ``write()`` alone does, then its last
+        token on every row)."""
+        self._begin()
         self._prompt = rollout.prefix[1:]
-        self._engine.drive(self._job, self, rollout)
+        prefix = [int(t) for t in rollout.prefix]
+        if self._job.exact:
+            state = self._engine.prefill(self._job, np.asarray(prefix[:-1], dtype=np.int32), rollout.rows)
+            queue = prefix[-1:]
+        else:
+            state, queue = self._real.initial_state(1), prefix
+        self._engine.drive(self._job, self, rollout, state, queue)
 
     def report(self, tokens: np.ndarray, log_probs: np.ndarray) -> None:
-        """Stream ``tokens`` (one per row, about to be fed), chosen from ``log_probs`` (the model's, unprocessed)."""
+        """Stream ``tokens`` (one per row, about to be fed), chosen from ``log_probs`` (the model's, unprocessed) —
+        unless the rows are candidates (:meth:`mark_search`)."""
         self._last = log_probs
-        self._report(tokens)
+        if not self.searching:
+            self._report(tokens)
 
     def _report(self, tokens: np.ndarray) -> None:
         vocab = self.vocab

@@ -1,25 +1,30 @@
 """Requests in flight: admission (a bounded queue), one worker thread per running request, deadlines, cancellation,
 and the events a request produces (``ready``, ``char``, ``done``, ``error``).
 
-A request is written by the library's own :func:`tangpoet.writing.write`, called with a stand-in for the model whose
-step decoder is a :class:`~tangpoet.serve.engine.ProxyStepper`: ``write()`` checks the request, builds its
-constraints and seeded generator and runs its decoder exactly as ``tangpoet write`` does, while the model's steps run
-on the engine thread, batched with everyone else's.
+A request is written by the library's own :func:`tangpoet.writing.write`, handed the request's own step decoder
+through its public ``stepper`` parameter (a :class:`~tangpoet.serve.engine.ProxyStepper`): ``write()`` checks the
+request, plans its constraints and runs its decoder exactly as ``tangpoet write`` does, while the model's steps run on
+the engine thread, batched with everyone else's.
+
+A request is stopped — its client left, or its time ran out — wherever it is: its ``write()`` runs inside a
+:func:`tangpoet.cancellation.cancellable` scope whose check is the job's, so the planner stops at its next step, and
+the engine drops its rows at the next model call.
 """
 
 from __future__ import annotations
 
-import inspect
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-# The attribute StepDecoder.of() caches a model's step decoder under (tangpoet/decoding/stepper.py).
-from tangpoet.decoding.stepper import _CACHE_ATTRIBUTE
+from tangpoet.cancellation import cancellable
 from tangpoet.errors import TangpoetError
 from tangpoet.serve.engine import BatchEngine, ProxyStepper, Stopped
+
+log = logging.getLogger("tangpoet.serve")
 
 
 class Busy(Exception):
@@ -28,27 +33,6 @@ class Busy(Exception):
     def __init__(self, retry_after: int):
         super().__init__("the server is busy: too many requests are waiting; retry later")
         self.retry_after = retry_after
-
-
-class _ServedModel:
-    """What ``write()`` is given instead of the model: the real model's attributes, and the request's own step
-    decoder where ``StepDecoder.of`` looks for a cached one."""
-
-    def __init__(self, model, stepper: ProxyStepper):
-        self._model = model
-        self.vocab = model.vocab
-        self.__dict__[_CACHE_ATTRIBUTE] = stepper
-
-    def __getattr__(self, name: str):
-        return getattr(self._model, name)
-
-
-def write_parameters() -> set[str]:
-    """The keyword parameters of the installed :func:`tangpoet.writing.write` (``constraints``/``keywords`` are
-    passed only when it takes them)."""
-    from tangpoet.writing import write
-
-    return set(inspect.signature(write).parameters)
 
 
 class Job:
@@ -62,19 +46,22 @@ class Job:
         self.sink = sink
         self.deadline = deadline
         self.stream = stream
-        self.cancelled = False
+        self.cancelled: str | None = None  # why it was stopped: "disconnected" or "time_limit"
         self.started = False
         self.stepper: ProxyStepper | None = None
         self.submitted = time.monotonic()
 
-    def cancel(self) -> None:
-        """The client went away: the request's decoding stops at its next step and its rows leave the batch."""
-        self.cancelled = True
+    def cancel(self, reason: str = "disconnected") -> None:
+        """Stop the request (its client went away, or its time ran out): its planning stops at the planner's next
+        step, its decoding at its next model call, and its rows leave the batch."""
+        if self.cancelled is None:
+            self.cancelled = reason
 
     def check(self) -> None:
-        """Called by the request's step decoder before each model call."""
-        if self.cancelled:
-            raise Stopped("disconnected")
+        """Raises :class:`Stopped` once the request is to stop: called by the planner (through
+        :func:`tangpoet.cancellation.checkpoint`), the request's step decoder and the engine before each model call."""
+        if self.cancelled is not None:
+            raise Stopped(self.cancelled)
         if time.monotonic() > self.deadline:
             raise Stopped("time_limit")
 
@@ -163,21 +150,25 @@ class Scheduler:
         return None
 
     def _run(self, job: Job) -> None:
+        from tangpoet.serve.errors import api_message
+        from tangpoet.writing import write
+
         try:
             job.check()
             stepper = ProxyStepper(self.engine.stepper, self.engine, job)
             job.stepper = stepper
-            from tangpoet.writing import write
-
-            poems = write(_ServedModel(self.model, stepper), **job.kwargs)
+            with cancellable(job.check):
+                poems = write(self.model, stepper=stepper, **job.kwargs)
             job.sink("done", (poems, stepper.searching))
         except Stopped as stop:
             job.sink("stopped", stop.reason)
         except TangpoetError as exc:
-            job.sink("error", (400, str(exc)))
+            job.sink("error", (400, api_message(exc)))
         except Exception as exc:  # noqa: BLE001 - a bug: one line to the client, the server keeps running
-            job.sink("error", (500, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]))
+            job.sink("error", (500, f"internal error: {type(exc).__name__}"))
+            log.exception("internal error")
         finally:
             self.engine.leave(job)
+            job.stepper = None  # what the request held (its rows' log-probs) goes with it
             with self._lock:
                 self.served += 1

@@ -1,104 +1,259 @@
 """Request and response bodies of the HTTP API (pydantic models: FastAPI validates them and puts them in /openapi.json).
 
-Types are checked here; values (ranges, names, characters) are checked by the library, so the API answers with the
-same one-line messages as ``tangpoet write``.
+Types are strict (``"exact": 0`` is not a boolean, ``"seed": 1.5`` not a whole number): a wrong type is a 422.
+Values — ranges, names, characters — are checked by the library, so the API answers with the same one-line messages
+as ``tangpoet write`` (400), in the API's own words; the schema states the same bounds and names, so it says what the
+server accepts. :func:`generate_request` builds the request model once at start-up: the ``decoder`` and ``form``
+enums come from the decoder registry and the forms table, the decoder options' fields from the one option table
+(:data:`tangpoet.limits.DECODER_OPTIONS`), and which decoder takes which option from the decoder classes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictStr,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from tangpoet.errors import DecoderOptionError
+from tangpoet.limits import (
+    DECODER_OPTIONS,
+    MAX_ACROSTIC_LENGTH,
+    MAX_BEGIN_LENGTH,
+    MAX_CHECK_CHARS,
+    MAX_CONSTRAINTS,
+    MAX_HTTP_CANDIDATES,
+    MAX_HTTP_POEMS,
+    MAX_NO_REPEAT_NGRAM,
+    MAX_POEM_LENGTH,
+    MAX_SEED,
+    MAX_THEME_LENGTH,
+    DecoderOption,
+)
 
-#: Poems one HTTP request may ask for (the library allows more; a server shares its batch among clients).
-MAX_NUM = 16
-#: Decoder options given as their own fields (as `tangpoet write` has them); a plugin's others go in ``options``.
-DECODER_FIELDS = ("temperature", "top_k", "top_p", "beam_width", "length_penalty")
+StrictFloat = Annotated[float, Strict()]  # a JSON number (an integer too), never a string or a boolean
 
 
-class ConstraintSpec(BaseModel):
+def _integral(value: Any) -> Any:
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+#: A whole number as JSON Schema's ``integer`` has it: ``5`` or ``5.0`` (never ``5.5``, ``"5"`` or ``true``).
+WholeNumber = Annotated[int, BeforeValidator(_integral), Strict()]
+DEFAULT_DECODER = "top-p"
+SURROGATE = "surrogate"  # the error type of a lone surrogate (the validation handler answers 400)
+
+
+def find_surrogate(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first lone surrogate (``"\\ud800"`` in JSON: not a character) in a parsed JSON value, keys included:
+    ``(where, the surrogate)``, or None."""
+    if isinstance(value, str):
+        for char in value:
+            if 0xD800 <= ord(char) <= 0xDFFF:
+                return path or "body", char
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = find_surrogate(key, path) or find_surrogate(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = find_surrogate(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+class Body(BaseModel):
+    """A request body: an object of known fields only, with no lone surrogate anywhere in it."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="a constraint name, as `tangpoet plugins` lists them (aliases resolve)")
-    options: dict[str, Any] = Field(default_factory=dict, description="the constraint's options, e.g. {\"strict\": true}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_only(cls, data: Any) -> Any:
+        found = find_surrogate(data)
+        if found is not None:
+            where, char = found
+            raise PydanticCustomError(
+                SURROGATE, "{where} holds a lone surrogate ({code}), which is not a character",
+                {"where": where, "code": f"\\u{ord(char):04x}"},
+            )
+        return data
 
 
-class GenerateRequest(BaseModel):
-    """The options of ``tangpoet write``."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"acrostic": "春夏秋冬", "form": "七言绝句", "seed": 7}]},
+class ConstraintSpec(Body):
+    name: StrictStr = Field(description="a constraint name, as `tangpoet plugins` lists them (aliases resolve)")
+    options: dict[StrictStr, Any] = Field(
+        default_factory=dict, description="the constraint's options, e.g. {\"strict\": true}"
     )
-    begin: str = Field("", description="text the poem starts with, e.g. 床前")
-    acrostic: str = Field("", description="藏头诗: line i starts with character i")
-    form: str | None = Field(None, description="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 … wujue …)")
-    decoder: str = Field("top-p", description="greedy, sample, top-k, top-p, beam, or a plugin's")
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    beam_width: int | None = None
-    length_penalty: float | None = None
-    options: dict[str, Any] = Field(default_factory=dict, description="other options of a plugin decoder")
-    no_repeat_ngram: int = Field(0, description="no n-gram of this size twice (0: off)")
-    num: int = Field(1, description=f"poems to write (1 to {MAX_NUM}; greedy writes one)")
-    max_len: int | None = Field(None, description="most characters per poem (default: the form's length, or 128)")
-    seed: int | None = Field(None, description="random seed (default: a fresh one, returned with the poem)")
-    constraints: list[str | ConstraintSpec] = Field(
-        default_factory=list, description="constraint names (NAME or NAME:opt=val) or {name, options}"
+
+
+def _option_field(option: DecoderOption) -> tuple[Any, Any]:
+    bounds: dict[str, Any] = {"maximum": option.high}
+    bounds["exclusiveMinimum" if option.above_low else "minimum"] = option.low
+    kind = WholeNumber if option.kind is int else StrictFloat
+    description = f"{option.help} (default {option.default:g})"
+    return (kind | None, Field(None, description=description, json_schema_extra=bounds))
+
+
+class GenerateRequest(Body):
+    """The options of ``tangpoet write`` (the decoder options' fields are added from the option table)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"acrostic": "春夏秋冬", "form": "七言绝句", "seed": 7}]})
+    begin: StrictStr = Field(
+        "", description="text the poem starts with, e.g. 床前", json_schema_extra={"maxLength": MAX_BEGIN_LENGTH}
     )
-    keywords: list[str] | str = Field(default_factory=list, description="words the poem must contain (list or 秋月,故乡)")
-    script: str | None = Field(None, description="simplified or traditional: the script of the poems (OpenCC)")
-    exact: bool | None = Field(
+    acrostic: StrictStr = Field(
+        "", description="藏头诗: line i starts with character i", json_schema_extra={"maxLength": MAX_ACROSTIC_LENGTH}
+    )
+    form: StrictStr | None = Field(None, description="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 … wujue …); none: free verse")
+    decoder: StrictStr = Field(DEFAULT_DECODER, description="greedy, sample, top-k, top-p, beam, or a plugin's")
+    options: dict[StrictStr, Any] = Field(
+        default_factory=dict, description="a plugin decoder's options that have no field of their own"
+    )
+    no_repeat_ngram: WholeNumber = Field(
+        0, description="no n-gram of this size twice (0: off)", json_schema_extra={"minimum": 0, "maximum": MAX_NO_REPEAT_NGRAM}
+    )
+    num: WholeNumber = Field(
+        1, description="poems to write (greedy writes one)", json_schema_extra={"minimum": 1, "maximum": MAX_HTTP_POEMS}
+    )
+    max_len: WholeNumber | None = Field(
+        None, description="most characters per poem (default: the form's length, or 128)",
+        json_schema_extra={"minimum": 1, "maximum": MAX_POEM_LENGTH},
+    )
+    seed: WholeNumber | None = Field(
+        None, description="random seed (default: a fresh one, returned with the poem)",
+        json_schema_extra={"minimum": 0, "maximum": MAX_SEED},
+    )
+    constraints: list[StrictStr | ConstraintSpec] = Field(
+        default_factory=list, description="constraint names (NAME or NAME:opt=val) or {name, options}",
+        json_schema_extra={"maxItems": MAX_CONSTRAINTS},
+    )
+    keywords: list[StrictStr] | StrictStr = Field(
+        default_factory=list, description="words the poem must contain (a list, or 秋月,故乡)"
+    )
+    script: StrictStr | None = Field(
+        None, description="the script of the poems (OpenCC)", json_schema_extra={"enum": ["simplified", "traditional", None]}
+    )
+    candidates: WholeNumber | None = Field(
+        None, description="best-of-N: write this many candidates as one batch and return the `num` best by `scorer`",
+        json_schema_extra={"minimum": 1, "maximum": MAX_HTTP_CANDIDATES},
+    )
+    scorer: StrictStr | None = Field(
+        None, description="what ranks the candidates: coherence (default), likelihood or a plugin's (`tangpoet plugins`)"
+    )
+    theme: StrictStr | None = Field(
+        None, description="a theme, e.g. 秋思: one keyword per line from corpus statistics (each poem's `plan`)",
+        json_schema_extra={"maxLength": MAX_THEME_LENGTH},
+    )
+    exact: StrictBool | None = Field(
         None,
         description="true: this request's model calls run alone, so its poems and scores are bit for bit those of "
         "`tangpoet write` with the same seed; false: fused with other requests' rows (faster under load; the same "
         "poems unless two choices are within ~1e-5). Default: the server's --batching.",
     )
 
-    def write_kwargs(self, seed: int, supported: set[str]) -> dict[str, Any]:
-        """Keyword arguments for :func:`tangpoet.writing.write` (``supported``: the parameters it takes)."""
-        if isinstance(self.num, int) and self.num > MAX_NUM:
-            raise DecoderOptionError(f"this server writes at most {MAX_NUM} poems per request, got {self.num}")
-        options = {name: getattr(self, name) for name in DECODER_FIELDS if getattr(self, name) is not None}
-        for name, value in self.options.items():
-            key = name.replace("-", "_")
-            if key in options:
-                raise DecoderOptionError(f"decoder option {name!r} given twice")
-            options[key] = value
-        kwargs: dict[str, Any] = dict(
+    #: The form names this server's schema enumerates (set by :func:`generate_request`): only those are taken.
+    form_names: ClassVar[tuple[str, ...]] = ()
+
+    def check_form(self) -> None:
+        """A form name outside the schema's enum is refused (the library would also take e.g. ``WUJUE``), in the
+        library's words."""
+        from tangpoet.decoding.forms import get_form
+        from tangpoet.errors import UnknownNameError
+        from tangpoet.registry import did_you_mean
+        from tangpoet.serve.errors import ApiError
+
+        if self.form is None or not self.form_names or self.form in self.form_names:
+            return
+        try:
+            get_form(self.form)
+        except UnknownNameError as exc:
+            raise ApiError(400, str(exc)) from None
+        known = list(self.form_names)
+        raise ApiError(400, f"unknown form {self.form!r}{did_you_mean(self.form, known)}; available: {', '.join(known)}")
+
+    def decoder_options(self) -> dict[str, Any]:
+        """The decoder options given: their own fields, then ``options`` (a plugin decoder's others)."""
+        from tangpoet.serve.errors import ApiError
+
+        given = {name: getattr(self, name) for name in DECODER_OPTIONS if getattr(self, name) is not None}
+        for key, value in self.options.items():
+            if key in type(self).model_fields:
+                raise ApiError(400, f"options.{key}: {key} is a field of its own; give it outside options")
+            given[key] = value
+        return given
+
+    def write_kwargs(self, seed: int) -> dict[str, Any]:
+        """Keyword arguments for :func:`tangpoet.writing.write`."""
+        from tangpoet.serve.errors import ApiError
+
+        if self.num > MAX_HTTP_POEMS:
+            raise ApiError(400, f"this server writes at most {MAX_HTTP_POEMS} poems per request, got {self.num}")
+        if self.candidates is not None and self.candidates > MAX_HTTP_CANDIDATES:
+            raise ApiError(400, f"this server writes at most {MAX_HTTP_CANDIDATES} candidates per request, got {self.candidates}")
+        self.check_form()
+        keywords = self.keywords
+        return dict(
             begin=self.begin,
             acrostic=self.acrostic,
-            form=self.form or None,
+            form=self.form,
             decoder=self.decoder,
             num=self.num,
             max_len=self.max_len,
             seed=seed,
             no_repeat_ngram=self.no_repeat_ngram,
-            **options,
+            constraints=tuple((c.name, dict(c.options)) if isinstance(c, ConstraintSpec) else c for c in self.constraints),
+            keywords=keywords if isinstance(keywords, str) else tuple(keywords),
+            script=self.script,
+            candidates=self.candidates,
+            scorer=self.scorer,
+            theme=self.theme,
+            **self.decoder_options(),
         )
-        keywords = self.keywords
-        if isinstance(keywords, str):
-            keywords = [k for k in keywords.replace("，", ",").split(",") if k.strip()]
-        keywords = tuple(k.strip() for k in keywords)
-        constraints = tuple(_constraint(item) for item in self.constraints)
-        for label, value in (("constraints", constraints), ("keywords", keywords), ("script", self.script)):
-            if value:
-                if label not in supported:
-                    raise DecoderOptionError(f"{label} are not supported by the installed tangpoet")
-                kwargs[label] = value
-        return kwargs
 
 
-def _constraint(item: str | ConstraintSpec) -> tuple[str, dict[str, Any]]:
-    if isinstance(item, ConstraintSpec):
-        return (item.name, dict(item.options))
-    try:
-        from tangpoet.decoding.constraints import parse_spec
-    except ImportError:  # an older library: names only
-        return (item, {})
-    return parse_spec(item)
+def generate_request(decoders: Mapping[str, Sequence[str]], forms: Sequence[str]) -> type[GenerateRequest]:
+    """The request model of this server: ``decoders`` maps each decoder offered to the options it takes (its class's
+    ``options``), ``forms`` lists every form name and alias. The schema enumerates both and says, per decoder, which
+    option fields it takes (the others must be absent or null) and which names ``options`` may hold."""
+    fields = {name: _option_field(option) for name, option in DECODER_OPTIONS.items()}
+    names = list(decoders)
+    forms = list(forms)
+
+    def schema(s: dict[str, Any]) -> None:
+        props = s["properties"]
+        props["decoder"]["enum"] = names
+        props["form"]["anyOf"][0]["enum"] = forms
+        props["options"]["propertyNames"] = {"not": {"enum": sorted(GenerateRequest.model_fields) + list(DECODER_OPTIONS)}}
+        rules = []
+        for name, takes in decoders.items():
+            absent = {option: {"type": "null"} for option in DECODER_OPTIONS if option not in takes}
+            others = [option for option in takes if option not in DECODER_OPTIONS]
+            absent["options"] = {"propertyNames": {"enum": others}} if others else {"maxProperties": 0}
+            chosen: dict[str, Any] = {"properties": {"decoder": {"const": name}}, "required": ["decoder"]}
+            if name == DEFAULT_DECODER:
+                chosen = {"anyOf": [chosen, {"not": {"required": ["decoder"]}}]}
+            rules.append({"if": chosen, "then": {"properties": absent}})
+        s["allOf"] = rules
+        s["examples"] = GenerateRequest.model_config["json_schema_extra"]["examples"]
+
+    model = create_model("GenerateRequest", __base__=GenerateRequest, **fields)
+    model.model_config["json_schema_extra"] = schema
+    model.form_names = tuple(forms)
+    return model
 
 
 class Poem(BaseModel):
@@ -112,6 +267,7 @@ class Poem(BaseModel):
     seed: int
     backend: str
     model: str
+    plan: list[str] | None = Field(None, description="with a theme: the keyword placed in each line")
 
 
 class Final(Poem):
@@ -131,10 +287,49 @@ class Char(BaseModel):
     row: int
 
 
-class CheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="a poem, e.g. 床前明月光，疑是地上霜。举头望明月，低头思故乡。")
-    form: str | None = Field(None, description="the form to check against (default: detected from the shape)")
+class CheckRequest(Body):
+    text: StrictStr = Field(
+        description="one poem (title:content or bare text), e.g. 床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+        json_schema_extra={"maxLength": MAX_CHECK_CHARS},
+    )
+    form: StrictStr | None = Field(None, description="the form to check against (default: the one its shape matches)")
+    constraints: list[StrictStr | ConstraintSpec] = Field(
+        default_factory=list,
+        description="what to check besides the form (as `tangpoet check --constraint`); default: regulated, when installed",
+        json_schema_extra={"maxItems": MAX_CONSTRAINTS},
+    )
+
+    def specs(self) -> list[Any]:
+        return [(c.name, dict(c.options)) if isinstance(c, ConstraintSpec) else c for c in self.constraints]
+
+
+class Line(BaseModel):
+    text: str
+    chars: list[str]
+    tones: list[str | None] | None = Field(description="平, 仄, 平仄 (either reading) or ? per character, or null")
+    rhyme: str | None
+    pattern: str | None
+
+
+class Violation(BaseModel):
+    rule: str
+    line: int | None
+    col: int | None
+    message: str
+
+
+class CheckResult(BaseModel):
+    """What ``tangpoet check --json`` prints for one poem."""
+
+    title: str | None
+    poem: str
+    original: str
+    form: str | None
+    passed: bool = Field(alias="pass")
+    constraints: list[str]
+    lines: list[Line]
+    pattern_name: str | None
+    violations: list[Violation]
 
 
 class ErrorBody(BaseModel):

@@ -7,15 +7,16 @@ forbidden tokens set to ``-inf``. Masking only ever writes ``-inf``, so an allow
 log-probability and scores stay comparable.
 
 Processors compose into a :class:`ConstraintChain`. *Hard* processors (form, acrostic, forced prefix, banned
-tokens, end rule, keywords, plugin rules) always apply: they make the poem right by construction. *Soft* ones
-(no-repeat) are dropped for a row where they would leave nothing allowed. Named rule families are
-:class:`Constraint` subclasses registered under the entry-point group ``tangpoet.constraints`` (built-ins: ``form``,
-``acrostic``, ``begin``, ``no-repeat``, ``keywords``); :func:`build_constraints` plans a request (see
+tokens, free verse, keywords, plugin rules) always apply: they make the poem right by construction. *Soft* ones
+(no-repeat) are dropped for a row where they would leave nothing allowed — which an accepted request never needs.
+Named rule families are :class:`Constraint` subclasses registered under the entry-point group
+``tangpoet.constraints`` (built-ins: ``form``, ``verse`` — the free-form twin of ``form``, on by default without a
+form —, ``acrostic``, ``begin``, ``no-repeat``, ``keywords``); :func:`build_constraints` plans a request (see
 :mod:`~tangpoet.decoding.constraints.plan`) and refuses one that cannot be met in one line before decoding.
 
 Modules: ``base`` (the contract), ``classes`` (token classes), ``tokens`` (banned tokens, end rule), ``form``,
-``acrostic``, ``prefix`` (begin), ``repeat``, ``keywords``, ``chain``, ``plan``, ``named`` (registry, specs),
-``build``.
+``acrostic``, ``prefix`` (begin), ``repeat``, ``keywords``, ``verse`` (free verse), ``chain``, ``plan``, ``named``
+(registry, specs), ``build``.
 """
 
 from tangpoet.decoding.constraints.acrostic import FREE_ACROSTIC_LENGTHS, Acrostic, AcrosticConstraint
@@ -44,6 +45,7 @@ from tangpoet.decoding.constraints.plan import Plan, PlanMask, make_plan
 from tangpoet.decoding.constraints.prefix import BeginConstraint, ForcedPrefix
 from tangpoet.decoding.constraints.repeat import NoRepeat, NoRepeatConstraint, NoRepeatNGram
 from tangpoet.decoding.constraints.tokens import BannedTokens, FreeEnd
+from tangpoet.decoding.constraints.verse import FreeVerse, VerseConstraint
 
 __all__ = [
     "CONSTRAINTS",
@@ -62,6 +64,7 @@ __all__ = [
     "FormConstraint",
     "FreeEnd",
     "FreeKeywords",
+    "FreeVerse",
     "KeywordsConstraint",
     "LineForm",
     "LogitsProcessor",
@@ -72,6 +75,7 @@ __all__ = [
     "PlanContext",
     "PlanMask",
     "TokenClasses",
+    "VerseConstraint",
     "Violation",
     "build_constraints",
     "check_text",

@@ -11,8 +11,10 @@ the keywords where every mask allows them, asks :meth:`Constraint.feasible`, and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
@@ -129,6 +131,22 @@ class Constraint:
                 f"constraint {self.name!r} does not take {', '.join(unknown)} (it takes {takes})"
             )
         self.options = dict(options)
+
+    def int_option(self, name: str, default: int, low: int, high: int) -> int:
+        """Option ``name`` as a whole number in ``[low, high]`` (``default`` when not given). One check whatever the
+        spelling: ``2`` from JSON and ``"2"`` from a ``NAME:opt=2`` spec are the same; ``2.5``, ``"2.5"``, ``true``
+        and numbers out of range are refused in one line."""
+        value = self.options.get(name, default)
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,20}\s*", value):
+            value = int(value)
+        if isinstance(value, bool):
+            raise ConstraintError(f"option {name} needs a number, e.g. {name}={max(low, 2)}")
+        if not isinstance(value, Integral):
+            shown = str(value) if len(str(value)) <= 40 else str(value)[:39] + "…"
+            raise ConstraintError(f"option {name} must be a whole number, got {shown}")
+        if not low <= value <= high:
+            raise ConstraintError(f"option {name} must be from {low:,} to {high:,}, got {value:,}")
+        return int(value)
 
     def text_option(self, name: str) -> str | None:
         """Option ``name`` as text; ``None`` when not given or given bare (``NAME:text`` sets it to ``True``)."""

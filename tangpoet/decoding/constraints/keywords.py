@@ -65,22 +65,39 @@ def maximal(keywords: Sequence[str]) -> list[str]:
 
 
 class FreeKeywords(LogitsProcessor):
-    """Without a fixed form: every keyword gets written, and the poem ends, within ``max_len`` tokens.
+    """Without a fixed form: every keyword gets written, in free verse, and the poem ends, within ``max_len`` tokens.
 
-    ``need(state)`` is the length of this continuation: finish a keyword the current line ends with a prefix of (the
-    longest such prefix), write the other missing keywords one after another, close the line with ``。``. Each step
-    of it lowers ``need`` by one, so if ``need ≤ room`` holds
-    before a step (the planner checks it after the begin text), a token keeping ``need ≤ room − 1`` always exists.
-    A token is allowed exactly when it keeps that; ``<eos>`` only once every keyword is written. Where the model
-    would end the poem (``<eos>`` most likely, or at least 30 %) while a keyword is missing, the next line starts with
-    a missing keyword (a step of the cheapest continuation, so the guarantee holds) instead of running on; a line
-    that begins as a missing keyword goes on as that keyword (ditto).
+    ``need(state)`` is the length of the cheapest of these continuations (each one a poem in free verse of
+    ``low``–``high`` characters a verse, with no character more than ``max_run`` times in a row when given): (a)
+    close the open verse (padded to ``low``) and give every missing keyword a verse of its own; (b) finish — or start
+    — one missing keyword ``k`` in the open verse (where the verse ends with a prefix of it), then either (a) for the
+    others, or (c) all the others after it in the same verse, in the request's order. Each step of the cheapest one
+    leaves the next as one of these (or a cheaper one), so ``need`` falls by one: if ``need ≤ room`` holds before a
+    step (checked before decoding, after the begin text), a token keeping ``need ≤ room − 1`` always exists, and it
+    never makes a character three times in a row (the soft no-repeat rule never has to yield). A token is allowed
+    exactly when it keeps that; ``<eos>`` only once every keyword is written. Where the model would end the poem
+    (``<eos>`` most likely, or at least 30 %) while a keyword is missing, the next line starts with a missing keyword
+    (a step of the cheapest continuation, so the guarantee holds) instead of running on; a line that begins as a
+    missing keyword goes on as that keyword (ditto).
     """
 
-    def __init__(self, classes: TokenClasses, keywords: Sequence[str], max_len: int):
+    def __init__(
+        self,
+        classes: TokenClasses,
+        keywords: Sequence[str],
+        max_len: int,
+        low: int | None = None,
+        high: int | None = None,
+        max_run: int | None = None,
+    ):
+        from tangpoet import limits
+
         self.classes = classes
         self.keywords = tuple(keywords)
         self.max_len = int(max_len)
+        self.low = int(limits.VERSE_MIN_CHARS if low is None else low)
+        self.high = int(limits.VERSE_MAX_CHARS if high is None else high)
+        self.max_run = None if max_run is None else int(max_run)
         vocab = classes.vocab
         self.tokens = vocab.tokens
         self.special = {c: vocab.id(c) for k in self.keywords for c in k}
@@ -95,20 +112,47 @@ class FreeKeywords(LogitsProcessor):
         self._cache: dict[tuple[int, ...], np.ndarray] = {}
 
     # -- the cost ---------------------------------------------------------------------------------------------
-    def need(self, missing: Sequence[str], current: str, at_start: bool, closed: bool) -> int:
-        """Tokens still needed: ``missing`` keywords, ``current`` line so far, at a line start, last mark ends a poem.
+    def _runs_ok(self, before: str, written: str) -> bool:
+        """``written`` after ``before`` makes no character more than ``max_run`` times in a row."""
+        if self.max_run is None or not written:
+            return True
+        text = before[-self.max_run :] + written
+        run = 1
+        for a, b in zip(text, text[1:]):
+            run = run + 1 if a == b else 1
+            if run > self.max_run:
+                return False
+        return True
 
-        The cheapest continuation considered: finish a keyword the current line ends with a prefix of (if any), write
-        the other missing keywords one after another in the same line, and close it with ``。``."""
+    def _close(self, count: int) -> int:
+        """Pad a verse of ``count`` characters to ``low`` and give it its mark."""
+        return max(0, self.low - count) + 1
+
+    def need(self, missing: Sequence[str], current: str, at_start: bool = False, closed: bool = False) -> int:
+        """Tokens still needed: ``missing`` keywords (in the request's order), ``current``: the open verse's
+        characters, ``closed``: the last token is ``。？！`` (see the class)."""
+        count = len(current)
         if not missing:
-            return 0 if closed else 1
-        total = sum(len(k) for k in missing) + 1
-        best = total
+            return (0 if closed else self.low + 1) if count == 0 else self._close(count)
+        own = {k: max(len(k), self.low) + 1 for k in missing}
+        total = sum(own.values())
+        best = (self._close(count) if count else 0) + total  # (a)
+        if count:  # close the open verse, then the cheapest way from a fresh verse ((b)/(c) there, not only (a))
+            best = min(best, self._close(count) + self.need(missing, "", True, False))
         for k in missing:
-            for j in range(len(k) - 1, 0, -1):
-                if current.endswith(k[:j]):
-                    best = min(best, total - j)
-                    break
+            rest = [m for m in missing if m != k]
+            packed = "".join(rest)
+            for j in range(len(k)):
+                if j and not current.endswith(k[:j]):
+                    continue
+                filled = count - j + len(k)
+                tail = k[j:]
+                if filled > self.high or not self._runs_ok(current, tail):
+                    continue
+                head = len(k) - j
+                best = min(best, head + self._close(filled) + total - own[k])  # (b) then (a)
+                if rest and filled + len(packed) <= self.high and self._runs_ok(current + tail, packed):
+                    best = min(best, head + len(packed) + self._close(filled + len(packed)))  # (b) then (c)
         return best
 
     def state(self, text: str, last: int | None) -> tuple[list[str], str, bool, bool]:
@@ -134,13 +178,12 @@ class FreeKeywords(LogitsProcessor):
         mask = np.ones(self.classes.size, dtype=bool)
         if missing:
             mask[EOS_ID] = False
-        total = sum(len(k) for k in missing) + 1 if missing else 0
-        # a character or mark that is not a keyword's: no keyword finished, no prefix left to finish
-        if (total if missing else 1) > room:
+        # a character that is no keyword's: no keyword finished, no prefix left to finish
+        if self.need(missing, current + "\u3000", False, False) > room:
             mask[self.generic] = False
-        if (total if missing else 0) > room:
+        if self.need(missing, "", True, True) > room:
             mask[self.sentence_marks] = False
-        if (total if missing else 1) > room:
+        if self.need(missing, "", True, False) > room:
             mask[self.other_marks] = False
         for char, token in self.special.items():
             after = text + char
@@ -201,3 +244,54 @@ class KeywordsConstraint(Constraint):
             for k in self.keywords
             if not any(k in verse for verse in verses)
         ]
+
+
+# -- one keyword in a given line, read as a word (write --theme: tangpoet.decoding.planning) ---------------------------
+def word_columns(ctx, ids: Sequence[int], line: int, not_before: np.ndarray, not_after: np.ndarray) -> list[int]:
+    """Columns of ``line`` (a fixed line form: ``ctx.allowed``) where the keyword ``ids`` can stand as a word: each of
+    its characters allowed where it lands, and each neighbour left something that makes no word with it
+    (``not_before`` / ``not_after``: bool masks over the vocabulary of the characters that would — 千 before 秋月,
+    since 千秋 is a word). Columns on a verse's usual word boundaries (a word starting at an even column or ending
+    the line) first; random order (``ctx.rng``) within each."""
+    allowed = ctx.allowed
+    cols = allowed.shape[1]
+    size = len(ids)
+    found = []
+    for col in range(cols - size + 1):
+        if not all(allowed[line, col + j, token] for j, token in enumerate(ids)):
+            continue
+        if col > 0 and not (allowed[line, col - 1] & ~not_before).any():
+            continue
+        if col + size < cols and not (allowed[line, col + size] & ~not_after).any():
+            continue
+        found.append(col)
+    found = [found[i] for i in ctx.rng.permutation(len(found))] if found else []
+    found.sort(key=lambda col: 0 if col % 2 == 0 or col + size == cols else 1)
+    return found
+
+
+def place_word(ctx, ids: Sequence[int], line: int, col: int, not_before: np.ndarray, not_after: np.ndarray) -> None:
+    """Place the keyword ``ids`` at ``(line, col)`` (see :func:`word_columns`) and forbid its neighbours the characters
+    that would make a word with it."""
+    from tangpoet.decoding.constraints.plan import fix
+
+    for j, token in enumerate(ids):
+        fix(ctx, line, col + j, token)
+    if col > 0:
+        ctx.allowed[line, col - 1] &= ~not_before
+    if col + len(ids) < ctx.allowed.shape[1]:
+        ctx.allowed[line, col + len(ids)] &= ~not_after
+
+
+def reads_as_word(verse: str, keyword: str, is_word) -> bool:
+    """``keyword`` stands in ``verse`` (characters only) somewhere with no neighbour making a word with it
+    (``is_word(pair)``): 千秋月 holds no 秋月."""
+    start = verse.find(keyword)
+    while start >= 0:
+        end = start + len(keyword)
+        if (start == 0 or not is_word(verse[start - 1] + keyword[0])) and (
+            end == len(verse) or not is_word(keyword[-1] + verse[end])
+        ):
+            return True
+        start = verse.find(keyword, start + 1)
+    return False

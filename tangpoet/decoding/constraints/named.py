@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tangpoet.catalog import BUILTIN_CONSTRAINTS, CONSTRAINT_GROUP
+from tangpoet.catalog import CONSTRAINTS  # noqa: F401 - the one constraint registry, re-exported
 from tangpoet.decoding.constraints.base import Constraint
-from tangpoet.errors import ConstraintError
-from tangpoet.registry import PluginError, Registry
+from tangpoet.errors import ConstraintError, UnknownNameError
+from tangpoet.registry import PluginError
 
-# Built-ins come from tangpoet's own entry points (the path plugins take); the fallback serves a source tree.
-CONSTRAINTS: Registry = Registry("constraint", CONSTRAINT_GROUP, fallback=BUILTIN_CONSTRAINTS, aliases=True)
+# Names (and aliases) of constraints that come with a plugin package tangpoet knows: an unknown one says what to install.
+PLUGIN_CONSTRAINTS = {
+    name: "tangpoet-rhyme (pip install tangpoet-rhyme, or pip install -e plugins/tangpoet-rhyme in a source tree)"
+    for name in ("regulated", "格律", "gelv", "rhyme", "押韵", "yayun", "tones", "平仄", "pingze")
+}
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -40,7 +43,13 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def constraint_class(name: str) -> type[Constraint]:
-    cls = CONSTRAINTS.get(name)
+    try:
+        cls = CONSTRAINTS.get(name)
+    except UnknownNameError as exc:
+        package = PLUGIN_CONSTRAINTS.get(str(name).strip().lower())
+        if package is None:
+            raise
+        raise UnknownNameError(f"{exc}; {name!r} comes with the prosody plugin {package}") from None
     if not (isinstance(cls, type) and issubclass(cls, Constraint)):
         raise PluginError(
             f"constraint plugin {name!r} is not a tangpoet Constraint class (got {type(cls).__name__})"

@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from tangpoet.cancellation import checkpoint
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, PlanContext
 from tangpoet.errors import ConstraintError
 
 MAX_COMBINATIONS = 512  # variant combinations tried
 MAX_PLACEMENTS = 64  # keyword placements tried per combination
 MAX_NODES = 20000  # keyword search steps per combination
+RUN_KEY = "no-repeat.run"  # ctx.data: no character more than this many times in a row (the soft no-repeat rule)
 
 
 class PlanMask(LogitsProcessor):
@@ -60,12 +62,60 @@ class Plan:
         return out
 
 
+def unique(constraints: Sequence[Constraint]) -> list[Constraint]:
+    """``constraints`` with repeats left out: the same class with the same options is the same rule."""
+    out: list[Constraint] = []
+    seen: set = set()
+    for constraint in constraints:
+        key = (type(constraint), repr(sorted(constraint.options.items(), key=lambda item: item[0])))
+        if key not in seen:
+            seen.add(key)
+            out.append(constraint)
+    return out
+
+
 def fix(ctx: PlanContext, line: int, col: int, token: int) -> None:
     """Place ``token`` at ``(line, col)``: the mask there allows it alone."""
     keep = bool(ctx.allowed[line, col, token])
     ctx.allowed[line, col] = False
     ctx.allowed[line, col, token] = keep
     ctx.fixed[(line, col)] = int(token)
+
+
+def forbid_runs(ctx: PlanContext, run: int | None) -> str | None:
+    """Keep the soft no-repeat rule from ever having to yield: where the plan leaves a line's position only one
+    character (placed, or the only one its mask allows) and the positions around it would make a run of more than
+    ``run`` of that character, the free position of the run may not take it. None, or why the plan cannot avoid a
+    run (a placed run, or a position left with nothing)."""
+    if run is None or ctx.allowed is None:
+        return None
+    allowed = ctx.allowed
+    lines, cols = allowed.shape[:2]
+    for _ in range(cols):  # a narrowed position can leave one character; a few rounds reach the fixed point
+        counts = allowed.sum(axis=2)
+        only = np.where(counts == 1, allowed.argmax(axis=2), -1)
+        changed = False
+        for line in range(lines):
+            for start in range(cols - run):
+                window = only[line, start : start + run + 1]
+                free = np.flatnonzero(window < 0)
+                held = window[window >= 0]
+                if len(held) < run or (held != held[0]).any():
+                    continue
+                token = int(held[0])
+                if not len(free):
+                    char = ctx.vocab.tokens[token]
+                    return f"the plan puts 「{char}」 {run + 1} times in a row in line {line + 1}"
+                col = start + int(free[0])
+                if allowed[line, col, token]:
+                    allowed[line, col, token] = False
+                    changed = True
+        spot = empty_position(ctx)
+        if spot is not None:
+            return f"no character fits line {spot[0] + 1}, character {spot[1] + 1} without a character {run + 1} times in a row"
+        if not changed:
+            return None
+    return None
 
 
 def empty_position(ctx: PlanContext) -> tuple[int, int] | None:
@@ -120,6 +170,7 @@ def place_keywords(ctx: PlanContext, keywords: Sequence[str]) -> Iterator[tuple[
             nodes[0] += 1
             if nodes[0] > MAX_NODES:
                 return
+            checkpoint()  # a request stopped from outside (tangpoet.cancellation) stops here
             nxt = current.copy()
             for j, token in enumerate(ids[i]):
                 fix(nxt, line, col + j, token)
@@ -143,8 +194,27 @@ def _no_place_reason(ctx: PlanContext, keywords: Sequence[str], names: Sequence[
 
 
 def make_plan(base: PlanContext, constraints: Sequence[Constraint], keywords: Sequence[str] = ()) -> Plan:
-    """The first plan (variants + keyword places) that works; ConstraintError with the most specific reason if none."""
-    constraints = list(constraints)
+    """The first plan (variants + keyword places) that works; ConstraintError with the most specific reason if none.
+
+    Identical constraints (same class, same options) are planned once. The work is bounded: more than
+    :data:`~tangpoet.limits.MAX_PLAN_STEPS` calls of the constraints' ``restrict()`` / ``feasible()`` is refused in
+    one line (a request of many constraints that disagree would otherwise try every combination of their variants),
+    with the most specific reason met so far.
+    """
+    from tangpoet.limits import MAX_PLAN_STEPS
+
+    constraints = unique(constraints)
+    steps = [0]
+
+    class OverBudget(Exception):
+        pass
+
+    def step() -> None:
+        checkpoint()  # a request stopped from outside (its client left, its time ran out) stops here
+        steps[0] += 1
+        if steps[0] > MAX_PLAN_STEPS:
+            raise OverBudget
+
     choices = []
     for constraint in constraints:
         variants = list(constraint.variants(base))
@@ -153,10 +223,24 @@ def make_plan(base: PlanContext, constraints: Sequence[Constraint], keywords: Se
         choices.append([variants[i] for i in base.rng.permutation(len(variants))])
     names = [c.name for c in constraints]
     reasons: list[tuple[int, str]] = []  # (specificity, reason)
+    try:
+        return _search(base, constraints, choices, keywords, names, reasons, step)
+    except OverBudget:
+        listed = ", ".join(dict.fromkeys(names)) or "the form"
+        stopped = f"no plan for {listed} within the planner's budget ({MAX_PLAN_STEPS} steps): ask for fewer constraints or keywords"
+        if reasons:
+            best = max(r[0] for r in reasons)
+            stopped = next(r[1] for r in reasons if r[0] == best) + f" ({stopped})"
+        raise ConstraintError(stopped) from None
+
+
+def _search(base, constraints, choices, keywords, names, reasons, step) -> Plan:
+    """:func:`make_plan`'s search; ``step()`` counts the work (and stops it past the budget)."""
     for combination in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
         ctx = base.copy()
         broken = None
         for constraint, variant in zip(constraints, combination):
+            step()
             constraint.restrict(ctx, variant)
             spot = empty_position(ctx)
             if spot is not None:
@@ -168,11 +252,12 @@ def make_plan(base: PlanContext, constraints: Sequence[Constraint], keywords: Se
         tried = 0
         for placed_ctx, placed in place_keywords(ctx, keywords):
             tried += 1
-            why = None
+            why = forbid_runs(placed_ctx, placed_ctx.data.get(RUN_KEY))
             for constraint, variant in zip(constraints, combination):
-                why = constraint.feasible(placed_ctx, variant)
                 if why:
                     break
+                step()
+                why = constraint.feasible(placed_ctx, variant)
             if why is None:
                 placed_ctx.data["keywords.placement"] = placed
                 return Plan(placed_ctx, constraints, list(combination), placed)

@@ -6,7 +6,7 @@ import numpy as np
 
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, Violation
 from tangpoet.decoding.forms import Form
-from tangpoet.errors import ConstraintError
+from tangpoet.limits import MAX_NO_REPEAT_NGRAM, MAX_POEM_LENGTH
 
 
 class NoRepeat(LogitsProcessor):
@@ -71,8 +71,8 @@ class NoRepeatConstraint(Constraint):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.run = _positive_int(self.options.get("run", 2), "run")
-        self.ngram = _positive_int(self.options.get("ngram", 0), "ngram", zero=True)
+        self.run = self.int_option("run", 2, 1, MAX_POEM_LENGTH)
+        self.ngram = self.int_option("ngram", 0, 0, MAX_NO_REPEAT_NGRAM)
 
     def processors(self, ctx, variant):
         out: list[LogitsProcessor] = [NoRepeat(self.run)]
@@ -97,14 +97,3 @@ class NoRepeatConstraint(Constraint):
                 seen.add(gram)
         return out
 
-
-def _positive_int(value, name: str, zero: bool = False) -> int:
-    if value is True:
-        raise ConstraintError(f"option {name} needs a number, e.g. {name}=2")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConstraintError(f"option {name} must be a whole number, got {value!r}") from None
-    if number < (0 if zero else 1):
-        raise ConstraintError(f"option {name} must be at least {0 if zero else 1}, got {value!r}")
-    return number

@@ -10,7 +10,11 @@ Options (``--constraint NAME:opt=val,...``):
 - ``pattern=ping|ze`` (or 平/仄, 平起/仄起): the tone of the 1st line's 2nd character; default: any, chosen per poem;
 - ``first_rhymes=yes|no``: 首句入韵 or not; default: either, chosen per poem;
 - ``strict`` (tones, regulated): every position follows the pattern, not only the 2nd/4th/6th and the last;
-- ``group=尤`` (rhyme, regulated): rhyme in this 平水韵 group (``十一尤``, ``下平声十一尤``, simplified or traditional).
+- ``group=尤`` (rhyme, regulated): rhyme in this 平水韵 group (``十一尤``, ``下平声十一尤``, simplified or traditional);
+- ``safe_ends=yes|no`` (rhyme, regulated; default yes): line ends where the rhyme decides read the same to every
+  reader of the traditional text — every reading of a rhyme character in its 平声 groups, of a non-rhyming end 仄
+  only — in the plan's masks (so the rhyme's look-ahead counts only such characters), wherever that leaves the
+  position something; ``no``: only the soft preference.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class _Prosody(Constraint):
         self.first_rhymes = _flag(self.name, "first_rhymes", self.options.get("first_rhymes"))
         self.strict = bool(_flag(self.name, "strict", self.options.get("strict")))
         self.group = _group(self.name, self.options.get("group"))
+        safe = _flag(self.name, "safe_ends", self.options.get("safe_ends"))
+        self.safe_ends = True if safe is None else safe
 
     # ---------------------------------------------------------------- planning
     def variants(self, ctx: PlanContext):
@@ -122,7 +128,7 @@ class _Prosody(Constraint):
         narrowed = ctx.allowed.copy()
         if self.uses_rhyme:
             positions, others = self._positions(ctx, variant)
-            rhyme_restrict(narrowed, pros, positions, others, self._groups(pros))
+            rhyme_restrict(narrowed, pros, positions, others, self._groups(pros), safe=self.safe_ends)
         if self.uses_tones:
             patterns = variant.line_patterns(ctx.form.lines, ctx.form.chars)
             tone_restrict(narrowed, pros, patterns, self.strict)
@@ -187,7 +193,7 @@ class _Prosody(Constraint):
         return None
 
     def processors(self, ctx: PlanContext, variant: rules.PoemPattern):
-        from tangpoet_rhyme.masks import Rhyme, TonePattern, prosody_of, reader_safe, viable_groups
+        from tangpoet_rhyme.masks import NoEcho, Rhyme, TonePattern, prosody_of, reader_safe, viable_groups
 
         pros = prosody_of(ctx.vocab, ctx.classes)
         form = ctx.form
@@ -201,6 +207,8 @@ class _Prosody(Constraint):
             groups = viable_groups(ctx.allowed, pros, positions, self._groups(pros))
             out.append(Rhyme(pros, ctx.allowed, positions, groups, form.chars, variant.name))
         out.append(reader_safe(pros, form.chars, patterns, self.strict, positions, others))
+        if self.uses_rhyme:
+            out.append(NoEcho(pros, form.chars, positions, others))
         return out
 
     # ---------------------------------------------------------------- checking
@@ -223,7 +231,7 @@ class RhymeConstraint(_Prosody):
 
     name = "rhyme"
     aliases = ("押韵", "yayun")
-    option_names = ("first_rhymes", "group")
+    option_names = ("first_rhymes", "group", "safe_ends")
     description = "平水韵 rhyme: even lines (and the 1st when 首句入韵) end in one 平声 group, none twice; others end 仄"
     uses_tones = False
 
@@ -243,5 +251,5 @@ class RegulatedConstraint(_Prosody):
 
     name = "regulated"
     aliases = ("格律", "gelv")
-    option_names = ("pattern", "first_rhymes", "strict", "group")
+    option_names = ("pattern", "first_rhymes", "strict", "group", "safe_ends")
     description = "格律: rhyme + tones together (regulated verse, 近体诗)"

