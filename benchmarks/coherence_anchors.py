@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     from tangpoet.decoding.scoring.anchors import shape_of
     from tangpoet.decoding.scoring.coherence import CoherenceScorer
     from tangpoet.decoding.stepper import StepDecoder
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.pretrained import default_model_path
 
     model = load_model(args.model or default_model_path())

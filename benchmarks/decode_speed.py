@@ -112,8 +112,8 @@ def worker(args) -> dict:
     from tangpoet.decoding import get_decoder
     from tangpoet.decoding.constraints import build_constraints
     from tangpoet.decoding.stepper import StepDecoder
-    from tangpoet.model import build_model
-    from tangpoet.vocab import BOS_ID, EOS_ID, SPECIALS, Vocabulary
+    from tangpoet.model.poem_model import build_model
+    from tangpoet.data.vocab import BOS_ID, EOS_ID, SPECIALS, Vocabulary
 
     chars = ["，", "。"] + [chr(0x4E00 + i) for i in range(args.vocab - len(SPECIALS) - 2)]
     vocab = Vocabulary(list(SPECIALS) + chars)

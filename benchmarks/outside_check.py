@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     backend = ensure_backend()
     from poem_quality import outside_checker
 
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.pretrained import default_model_path
     from tangpoet.writing import write
 

@@ -120,7 +120,7 @@ def complies(text: str, finished: bool, length: int = 7, count: int = 4) -> bool
 
 
 def corpus_sets(path: str):
-    from tangpoet.corpus import read_corpus
+    from tangpoet.data.corpus import read_corpus
 
     if not Path(path).exists():
         return None, None
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     from tangpoet.backend import ensure_backend
 
     backend = ensure_backend(args.backend)
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.pretrained import default_model_path
 
     path = Path(args.model) if args.model else default_model_path()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tangpoet.corpus import read_corpus  # noqa: E402
+from tangpoet.data.corpus import read_corpus  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--script", default="keep", choices=["keep", "simplified", "traditional"])
     args = p.parse_args(argv)
     if args.script != "keep":
-        from tangpoet import script
+        from tangpoet.data import script
 
         script.convert("", args.script)  # OpenCC loaded before the clock starts, as fit does before reading
     before = peak_mb()

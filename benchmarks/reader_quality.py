@@ -47,8 +47,8 @@ def add_arguments(parser) -> None:
 
 def heldout_poems(model, args) -> list[str]:
     """The model's validation poems (contents), as its metadata records the split."""
-    from tangpoet.corpus import read_corpus
-    from tangpoet.split import training_split
+    from tangpoet.data.corpus import read_corpus
+    from tangpoet.data.split import training_split
 
     meta = getattr(model, "metadata", None) or {}
     files = [args.heldout] if args.heldout else list((meta.get("corpus") or {}).get("files") or [args.corpus])

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from tangpoet.decoding.stepper import StepDecoder
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.pretrained import default_model_path
 
     import keras

@@ -3,8 +3,8 @@
 
 For every backend (``--backends``, default: all installed) this measures real (non-pad) characters per second of
 
-* **tangpoet** — a :class:`~tangpoet.model.PoemModel` compiled by ``tangpoet.training.compile_for_training`` (Adam with global
-  clip norm, masked cross-entropy) and driven by ``model.fit`` over ``tangpoet.training.epoch_input`` — the same
+* **tangpoet** — a :class:`~tangpoet.model.poem_model.PoemModel` compiled by ``tangpoet.training.trainer.compile_for_training`` (Adam with global
+  clip norm, masked cross-entropy) and driven by ``model.fit`` over ``tangpoet.training.trainer.epoch_input`` — the same
   input that ``tangpoet fit`` hands to ``fit`` (a PyDataset; on TensorFlow a tf.data dataset) — restricted to the timed batches;
 * **generic** — the same as tangpoet with ``TANGPOET_FAST_PATHS=0`` (Keras' own recurrent layers: what the
   fast paths in ``tangpoet/kernels`` gain);
@@ -17,8 +17,8 @@ For every backend (``--backends``, default: all installed) this measures real (n
   - jax: a ``jax.lax.scan`` LSTM with the input projection hoisted out of the scan, the whole train step under
     ``jax.jit``, hand-written Adam with global-norm clipping (no optax).
 
-Both see exactly the same batches in the same order: the epoch-0 plan of ``tangpoet.batching.Batches`` (length
-bucketed, shuffled, padded by ``tangpoet.batching.padded_length``) over the training split that ``tangpoet fit`` would use. Timed
+Both see exactly the same batches in the same order: the epoch-0 plan of ``tangpoet.data.batching.Batches`` (length
+bucketed, shuffled, padded by ``tangpoet.data.batching.padded_length``) over the training split that ``tangpoet fit`` would use. Timed
 batches are batches ``warmup .. warmup+steps-1`` of that plan. Warm-up runs batches ``0 .. warmup-1`` *plus* one
 batch of every padded length that occurs in the timed batches and not in those, so that JIT compilation (XLA per
 shape on JAX, tf.function retracing on TensorFlow) happens during warm-up and the timed steps measure steady state.
@@ -58,7 +58,7 @@ DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "tang.txt"
 BACKENDS = ("jax", "tensorflow", "torch")
 IMPLS = ("tangpoet", "native", "generic")  # generic: tangpoet with TANGPOET_FAST_PATHS=0
 RESULT_MARK = "@@train_throughput@@ "
-PAD_ID = 0  # tangpoet.vocab.PAD_ID; checked in the tangpoet worker
+PAD_ID = 0  # tangpoet.data.vocab.PAD_ID; checked in the tangpoet worker
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -73,10 +73,10 @@ def subset(batches, indices):
 
 def prepare(args):
     """Corpus → vocabulary → Batches, exactly as ``tangpoet fit`` does with default options (val split 0.05)."""
-    from tangpoet.batching import Batches
-    from tangpoet.corpus import read_corpus
-    from tangpoet.split import split_poems
-    from tangpoet.vocab import Vocabulary
+    from tangpoet.data.batching import Batches
+    from tangpoet.data.corpus import read_corpus
+    from tangpoet.data.split import split_poems
+    from tangpoet.data.vocab import Vocabulary
 
     t0 = time.perf_counter()
     poems, report = read_corpus(args.corpus)
@@ -89,7 +89,7 @@ def prepare(args):
         raise SystemExit(f"--warmup + --steps = {args.warmup + args.steps} exceeds the {n_plan} batches of an epoch")
 
     def padded_length(i):
-        from tangpoet.batching import padded_length as rounded
+        from tangpoet.data.batching import padded_length as rounded
 
         return rounded(int(batches.lengths[batches.batches[i]].max()), batches.pad_multiple)
 
@@ -147,15 +147,15 @@ class TangpoetImpl:
             tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.devices)
         import keras
 
-        from tangpoet import distribute
+        from tangpoet.training import distribute
 
         self.placement = distribute.plan(bool(args.devices))  # --devices: data parallel, as fit --data-parallel
         self._scope = distribute.activate(self.placement)  # kept: the model, its optimizer and fit run inside it
         self._scope.__enter__()
 
-        from tangpoet import training
-        from tangpoet import vocab as vocab_module
-        from tangpoet.model import build_model
+        from tangpoet.training import trainer as training
+        from tangpoet.data import vocab as vocab_module
+        from tangpoet.model.poem_model import build_model
 
         assert vocab_module.PAD_ID == PAD_ID
 

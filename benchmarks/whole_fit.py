@@ -9,7 +9,7 @@ Two plain PyTorch references train ``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear`
 
 * **bucketed** — the script a PyTorch user writes: poems sorted by length, cut into batches of 64, the batch order
   shuffled, each batch padded to its own longest poem (~0 % padding, no compiled shapes to care about);
-* **same batches** — ``tangpoet.batching.Batches``, exactly tangpoet's batches (so the difference is the framework).
+* **same batches** — ``tangpoet.data.batching.Batches``, exactly tangpoet's batches (so the difference is the framework).
 
 Each round runs the bucketed script, then each backend's ``tangpoet fit`` (JAX twice: a fresh compile-cache folder,
 "cold", then the same folder again, "warm"), then the same-batches script; a round's ratio is the bucketed script's
@@ -41,9 +41,9 @@ NATIVE = r'''
 import sys, time
 import numpy as np, torch, torch.nn.functional as F
 from torch import nn
-from tangpoet.corpus import read_corpus
-from tangpoet.split import split_poems
-from tangpoet.vocab import Vocabulary
+from tangpoet.data.corpus import read_corpus
+from tangpoet.data.split import split_poems
+from tangpoet.data.vocab import Vocabulary
 corpus, out, epochs, val_split, bucketed = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5] == "1"
 torch.manual_seed(0)
 poems, _ = read_corpus(corpus)
@@ -70,7 +70,7 @@ def bucketed_batches(seqs, epoch, shuffle=True):
 if bucketed:
     epoch_batches = lambda epoch: bucketed_batches(seqs, epoch)
 else:
-    from tangpoet.batching import Batches
+    from tangpoet.data.batching import Batches
     same = Batches(seqs, 64, shuffle=True, seed=0)
     def epoch_batches(epoch):
         same.set_epoch(epoch)

@@ -19,11 +19,11 @@ from tangpoet.backend import ensure_backend
 
 ensure_backend(sys.argv[sys.argv.index("--backend") + 1] if "--backend" in sys.argv else None)
 
-from tangpoet.corpus import read_corpus  # noqa: E402
+from tangpoet.data.corpus import read_corpus  # noqa: E402
 from tangpoet.decoding import DECODERS  # noqa: E402
 from tangpoet.decoding.base import check_positive  # noqa: E402
 from tangpoet.decoding.sampling import SampleDecoder  # noqa: E402
-from tangpoet.training import TrainConfig, train  # noqa: E402
+from tangpoet.training.trainer import TrainConfig, train  # noqa: E402
 from tangpoet.writing import split_lines, write  # noqa: E402
 
 

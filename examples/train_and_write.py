@@ -13,10 +13,10 @@ from tangpoet.backend import ensure_backend
 
 ensure_backend(sys.argv[sys.argv.index("--backend") + 1] if "--backend" in sys.argv else None)
 
-from tangpoet.corpus import read_corpus  # noqa: E402
+from tangpoet.data.corpus import read_corpus  # noqa: E402
 from tangpoet.evaluate import evaluate  # noqa: E402
-from tangpoet.model import load_model  # noqa: E402
-from tangpoet.training import TrainConfig, train  # noqa: E402
+from tangpoet.model.poem_model import load_model  # noqa: E402
+from tangpoet.training.trainer import TrainConfig, train  # noqa: E402
 from tangpoet.writing import split_lines, write  # noqa: E402
 
 POEMS = """静夜思:床前明月光，疑是地上霜。举头望明月，低头思故乡。

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from tangpoet import compile_cache
+from tangpoet.training import compile_cache
 from tangpoet.errors import BackendError
 
 BACKENDS = ("jax", "tensorflow", "torch")

@@ -110,10 +110,10 @@ def _body(text: str) -> str:
 
 
 def to_simplified(text: str) -> str:
-    """``text`` in simplified characters (OpenCC via :mod:`tangpoet.script`); unchanged without OpenCC."""
+    """``text`` in simplified characters (OpenCC via :mod:`tangpoet.data.script`); unchanged without OpenCC."""
     try:
-        from tangpoet import script
-    except ImportError:  # pragma: no cover - tangpoet.script ships with tangpoet
+        from tangpoet.data import script
+    except ImportError:  # pragma: no cover - tangpoet.data.script ships with tangpoet
         return text
     if not text or not script.available():
         return text

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tangpoet.backend import ensure_backend
-from tangpoet.batching import Batches
-from tangpoet.vocab import PAD_ID, UNK_ID
+from tangpoet.data.batching import Batches
+from tangpoet.data.vocab import PAD_ID, UNK_ID
 
 ensure_backend()
 import keras  # noqa: E402

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from tangpoet import script as scripts
-from tangpoet.corpus import normalise_text
+from tangpoet.data import script as scripts
+from tangpoet.data.corpus import normalise_text
 from tangpoet.decoding import get_decoder
 from tangpoet.decoding.base import Candidate, sort_candidates
 from tangpoet.decoding.forms import LINE_END, get_form
@@ -121,7 +121,7 @@ def write(
     composed with any decoder; ``keywords``: words of 1–4 characters each poem contains inside one verse.
     Requests beyond :mod:`tangpoet.limits` are refused before any work; more than ``POEM_BATCH`` poems are written
     in batches. ``begin`` / ``acrostic`` are read like corpus text (spaces dropped, ASCII ``,.?!;:`` full-width) and
-    may be typed in either script (:func:`tangpoet.script.to_vocabulary`); ``script`` (``"simplified"`` /
+    may be typed in either script (:func:`tangpoet.data.script.to_vocabulary`); ``script`` (``"simplified"`` /
     ``"traditional"``) converts the written poems. ``candidates``: write that many poems as one batch under every
     constraint and return the ``num`` best by ``scorer`` (a name in :data:`~tangpoet.decoding.scoring.SCORERS` or an
     object with ``score``; default ``coherence``), ``score`` then being the scorer's. ``theme``: one keyword per line
@@ -161,10 +161,10 @@ def write(
     resolve_constraints(constraints, form, acrostic or "", begin or "", keywords)  # unknown names: before loading
     seed = resolve_seed(seed)
     if isinstance(model, (str, os.PathLike)):
-        from tangpoet.model_info import read_config
+        from tangpoet.model.info import read_config
 
         read_config(model)  # a missing, damaged or hostile file: one line before Keras is even imported
-        from tangpoet.model import load_model
+        from tangpoet.model.poem_model import load_model
 
         model = load_model(model)
     recorded = _recorded_script(model)

@@ -53,9 +53,9 @@ def train_mode(spec_path: str) -> None:
     backend = os.environ["KERAS_BACKEND"]
     virtual_devices(backend, spec["devices"])
 
-    import tangpoet.training as training
-    from tangpoet.corpus import read_corpus
-    from tangpoet.training import TrainConfig, train
+    import tangpoet.training.trainer as training
+    from tangpoet.data.corpus import read_corpus
+    from tangpoet.training.trainer import TrainConfig, train
 
     folder, options = spec["dir"], spec["options"]
     poems, report = read_corpus(spec["corpus"])
@@ -93,7 +93,7 @@ def logits_mode(model_path: str, out_path: str) -> None:
     import keras
     import numpy as np
 
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.writing import write
 
     model = load_model(model_path)

@@ -69,7 +69,7 @@ def tiny_model_file(directory: Path) -> Path:
     """A small random-weight model saved to ``directory`` (one per test session)."""
     from _writing_helpers import randomize, vocab
 
-    from tangpoet.model import build_model, save_model
+    from tangpoet.model.poem_model import build_model, save_model
 
     model = build_model(vocab(), cell="lstm", num_layers=1, units=16, embedding_dim=8)
     randomize(model, 3, scale=0.5)

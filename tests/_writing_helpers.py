@@ -9,8 +9,8 @@ import secrets
 import numpy as np
 
 from tangpoet.decoding.forms import Form, get_form
-from tangpoet.model import build_model
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.poem_model import build_model
+from tangpoet.data.vocab import Vocabulary
 
 TEXTS = (
     "床前明月光，疑是地上霜。举头望明月，低头思故乡。",

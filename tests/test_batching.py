@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tangpoet.batching import Batches, shift
-from tangpoet.vocab import BOS_ID, EOS_ID, PAD_ID
+from tangpoet.data.batching import Batches, shift
+from tangpoet.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 rng = np.random.default_rng(0)
 SEQUENCES = [rng.integers(4, 50, size=n).astype(np.int32) for n in rng.integers(3, 60, size=97)]
@@ -75,7 +75,7 @@ def test_invalid_arguments():
 
 
 def test_padded_lengths_are_bucketed_coarser_for_long_poems():
-    from tangpoet.batching import padded_length
+    from tangpoet.data.batching import padded_length
 
     assert [padded_length(n) for n in (1, 8, 9, 120, 128)] == [8, 8, 16, 120, 128]  # multiples of 8 up to 128
     assert [padded_length(n) for n in (129, 200, 257, 3000)] == [144, 208, 288, 3072]  # 8 lengths per doubling
@@ -97,7 +97,7 @@ def _corpus_like(n: int, seed: int = 0) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("n, batch_size", [(3, 8), (97, 8), (1000, 64), (4000, 64)])
 def test_an_epoch_has_at_most_max_buckets_shapes_every_epoch(n, batch_size):
-    from tangpoet.batching import MAX_BUCKETS
+    from tangpoet.data.batching import MAX_BUCKETS
 
     batches = Batches(_corpus_like(n), batch_size, seed=2)
     for epoch in range(3):
@@ -117,7 +117,7 @@ def test_padding_is_small_where_lengths_cluster():
 def test_buckets_minimise_padding_exactly():
     from itertools import combinations
 
-    from tangpoet.batching import choose_buckets
+    from tangpoet.data.batching import choose_buckets
 
     lengths = [3, 3, 4, 7, 7, 7, 9, 12, 12, 20]
     best = min(
@@ -145,7 +145,7 @@ def test_every_poem_is_seen_once_per_epoch_and_plans_are_seeded():
 def test_validation_batches_take_the_training_buckets():
     train = Batches(_corpus_like(300), 16, seed=0)
     val = Batches(_corpus_like(40, seed=9) + [np.full(300, 5)], 16, shuffle=False, buckets=train.buckets)
-    from tangpoet.batching import padded_length
+    from tangpoet.data.batching import padded_length
 
     # a poem longer than every bucket (301 tokens): a bucket of its own, rounded as before buckets were chosen
     assert set(val.batch_lengths) <= set(train.buckets) | {padded_length(301)} and padded_length(301) in val.batch_lengths

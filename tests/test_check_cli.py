@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tangpoet import script
+from tangpoet.data import script
 from tangpoet.checking import check_poems, parse_poem, read_poems, split_poems
 from tangpoet.cli import main
 from tangpoet.decoding.constraints import CONSTRAINTS

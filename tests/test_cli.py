@@ -182,7 +182,7 @@ def test_info_describes_a_trained_model(trained):
     result = CliRunner().invoke(main, ["info", "--model", str(out), "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
 
     model = load_model(out)
     assert info["cell"] == model.cell_name and info["units"] == model.units and info["num_layers"] == model.num_layers

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tangpoet import compile_cache
+from tangpoet.training import compile_cache
 
 
 @pytest.fixture

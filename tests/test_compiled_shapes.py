@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tangpoet.batching import Batches
-from tangpoet.corpus import read_corpus
-from tangpoet.model import PoemModel
-from tangpoet.training import TrainConfig, train
+from tangpoet.data.batching import Batches
+from tangpoet.data.corpus import read_corpus
+from tangpoet.model.poem_model import PoemModel
+from tangpoet.training.trainer import TrainConfig, train
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from _dist_helpers import make_dist
 from _writing_helpers import check_poem, tiny_model, vocab
 from click.testing import CliRunner
 
-from tangpoet.catalog import BUILTIN_CONSTRAINTS, available_names
+from tangpoet.registry import BUILTIN_CONSTRAINTS, available_names
 from tangpoet.cli import main
 from tangpoet.decoding.constraints import (
     CONSTRAINTS,
@@ -23,7 +23,7 @@ from tangpoet.decoding.constraints import (
     parse_spec,
 )
 from tangpoet.errors import ConstraintError, TangpoetError, UnknownNameError
-from tangpoet.registry import PluginError
+from tangpoet.registry.base import PluginError
 from tangpoet.writing import write
 
 PLUGIN = '''
@@ -236,7 +236,7 @@ def test_a_plugin_constraint_with_its_processors(plugins):
 
 
 def test_the_cli_takes_constraints_and_reports_unknown_ones(tmp_path, third_char):
-    from tangpoet.model import save_model
+    from tangpoet.model.poem_model import save_model
 
     path = str(save_model(tiny_model(), tmp_path / "m.keras"))
     ok = CliRunner().invoke(main, ["write", "--model", path, "--form", "五绝", "--constraint", "third-char", "--seed", "3"])

@@ -16,7 +16,7 @@ from tangpoet.decoding.constraints import (
 )
 from tangpoet.decoding.forms import FORMS, form_names, get_form
 from tangpoet.errors import ConstraintError, TangpoetError, UnknownNameError, VocabularyError
-from tangpoet.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary
+from tangpoet.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary
 
 
 def allowed(constraints, text: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""Tests for tangpoet.corpus: parsing, cleaning, counting, errors."""
+"""Tests for tangpoet.data.corpus: parsing, cleaning, counting, errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tangpoet.corpus import (
+from tangpoet.data.corpus import (
     REASONS,
     CorpusReport,
     Poem,

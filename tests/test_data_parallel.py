@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tangpoet import distribute
-from tangpoet.batching import Batches
-from tangpoet.model import build_model, load_model
-from tangpoet.training import TrainConfig, masked_loss, train
-from tangpoet.vocab import PAD_ID, Vocabulary
+from tangpoet.training import distribute
+from tangpoet.data.batching import Batches
+from tangpoet.model.poem_model import build_model, load_model
+from tangpoet.training.trainer import TrainConfig, masked_loss, train
+from tangpoet.data.vocab import PAD_ID, Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("_dp_worker.py")

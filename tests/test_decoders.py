@@ -15,7 +15,7 @@ from tangpoet.decoding import DECODERS, get_decoder
 from tangpoet.decoding.base import Candidate, Decoder
 from tangpoet.decoding.forms import FORMS
 from tangpoet.errors import DecoderOptionError, UnknownNameError
-from tangpoet.model import load_model
+from tangpoet.model.poem_model import load_model
 from tangpoet.writing import split_lines, write
 
 GOLDEN = Path(__file__).parent / "golden"

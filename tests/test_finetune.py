@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from tangpoet.cli import main
-from tangpoet.corpus import Poem, read_corpus
-from tangpoet.finetune import extend_vocabulary, file_fingerprint
-from tangpoet.model import load_model
-from tangpoet.training import TrainConfig, checkpoint_path, train
-from tangpoet.vocab import UNK_ID
+from tangpoet.data.corpus import Poem, read_corpus
+from tangpoet.training.finetune import extend_vocabulary, file_fingerprint
+from tangpoet.model.poem_model import load_model
+from tangpoet.training.trainer import TrainConfig, checkpoint_path, train
+from tangpoet.data.vocab import UNK_ID
 
 TINY = ["--layers", "1", "--units", "8", "--embedding-dim", "4", "--batch-size", "4", "--val-split", "0.25"]
 NEW_POEMS = ["龙蛇走马，鹦鹉啼猿。", "鹦鹉啼猿处，龙蛇走马时。", "猿啼鹦鹉树，马走龙蛇川。", "龙马蛇猿鹦，鹉啼走处时。"]
@@ -168,8 +168,8 @@ def test_steps_per_epoch_streams_through_passes_and_resumes_exactly(corpus_file,
 
 
 def test_stream_epochs_cover_every_batch_of_each_pass_once():
-    from tangpoet.batching import Batches
-    from tangpoet.training import Stream
+    from tangpoet.data.batching import Batches
+    from tangpoet.training.trainer import Stream
 
     batches = Batches([np.arange(4, 4 + n) for n in range(1, 12)], 2, seed=0)  # 11 poems: 6 batches a pass
     stream = Stream(batches, 4)
@@ -183,7 +183,7 @@ def test_stream_epochs_cover_every_batch_of_each_pass_once():
 
 
 def test_val_from_holds_out_only_that_corpus_and_drops_copies_from_training(tmp_path):
-    from tangpoet.split import training_split
+    from tangpoet.data.split import training_split
 
     held = poems_of([f"春{i}" for i in range(20)])
     other = poems_of(["夏一", "夏二"]) + [held[0], held[1], held[2]]  # another corpus holding copies of held poems

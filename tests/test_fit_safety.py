@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from tangpoet.cli import main
-from tangpoet.output_guard import OutputLock, SaveGuard, lock_path, prepare_output
-from tangpoet.resume_check import check_resume_options, checkpoint_settings
+from tangpoet.training.output_guard import OutputLock, SaveGuard, lock_path, prepare_output
+from tangpoet.training.resume_check import check_resume_options, checkpoint_settings
 
 TINY = ["--layers", "1", "--units", "8", "--embedding-dim", "4", "--batch-size", "4", "--val-split", "0.25"]
 
@@ -87,10 +87,10 @@ class _Interrupt:
     SIGINT reaches it (issue 23: on JAX, Keras swallowed it) is tested with real signals in test_fit_signals.py."""
 
     def __init__(self, monkeypatch, epoch):
-        import tangpoet.progress
+        import tangpoet.training.progress
 
         self.epoch = epoch
-        original = tangpoet.progress.EpochProgress.on_train_batch_end
+        original = tangpoet.training.progress.EpochProgress.on_train_batch_end
         interrupt = self
 
         def on_train_batch_end(self, batch, logs=None):
@@ -102,9 +102,9 @@ class _Interrupt:
             interrupt.current = epoch + 1
             return original_begin(self, epoch, logs)
 
-        original_begin = tangpoet.progress.EpochProgress.on_epoch_begin
-        monkeypatch.setattr(tangpoet.progress.EpochProgress, "on_train_batch_end", on_train_batch_end)
-        monkeypatch.setattr(tangpoet.progress.EpochProgress, "on_epoch_begin", on_epoch_begin)
+        original_begin = tangpoet.training.progress.EpochProgress.on_epoch_begin
+        monkeypatch.setattr(tangpoet.training.progress.EpochProgress, "on_train_batch_end", on_train_batch_end)
+        monkeypatch.setattr(tangpoet.training.progress.EpochProgress, "on_epoch_begin", on_epoch_begin)
         self.current = 0
 
 
@@ -173,12 +173,12 @@ def test_read_only_folder_is_one_line_before_reading_the_corpus(corpus_file, tmp
 
 
 def test_unwritable_folder_injected_is_one_line_before_reading_the_corpus(corpus_file, tmp_path, monkeypatch):
-    import tangpoet.output_guard
+    import tangpoet.training.output_guard
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(tangpoet.output_guard.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tangpoet.training.output_guard.tempfile, "mkstemp", refuse)
     result = fit(corpus_file, tmp_path / "m.keras", "--epochs", "1")
     assert_one_error(result, "cannot write to the folder", "Permission denied")
     assert "read 8 poems" not in result.output and list(tmp_path.iterdir()) == []
@@ -186,7 +186,7 @@ def test_unwritable_folder_injected_is_one_line_before_reading_the_corpus(corpus
 
 def _disk_full_on_save(monkeypatch, failing_call: int):
     """Every ``PoemModel.save`` after the ``failing_call - 1``-th writes half a file and fails: No space left."""
-    from tangpoet.model import PoemModel
+    from tangpoet.model.poem_model import PoemModel
 
     original = PoemModel.save
     calls = []

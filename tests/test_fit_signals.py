@@ -37,7 +37,7 @@ from click.testing import CliRunner
 
 from tangpoet.backend import ensure_backend
 from tangpoet.cli import main
-from tangpoet.interrupts import TEST_MARKS_ENV, StopOnInterrupt
+from tangpoet.training.interrupts import TEST_MARKS_ENV, StopOnInterrupt
 
 BACKEND = ensure_backend()  # the backend in use (KERAS_BACKEND), passed on to the subprocesses as --backend
 EPOCHS = 3
@@ -248,8 +248,8 @@ def test_sigint_in_the_middle_of_epoch_2_keeps_epoch_1(start_fit, quatrains):
 
 def _assert_best_weights_of_epoch_1(out: Path, ckpt: Path) -> None:
     """The model file holds the checkpoint's best weights (epoch 1's), not the half-trained weights of epoch 2."""
-    from tangpoet.model import load_model
-    from tangpoet.training import read_checkpoint
+    from tangpoet.model.poem_model import load_model
+    from tangpoet.training.trainer import read_checkpoint
 
     model = load_model(out)
     assert model.metadata["training"]["epochs"] == 1

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from tangpoet.backend import BACKENDS
-from tangpoet.model import PoemModel, load_model, read_config
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.poem_model import PoemModel, load_model, read_config
+from tangpoet.data.vocab import Vocabulary
 
-import keras  # noqa: E402  (after tangpoet.model, which chooses the backend)
+import keras  # noqa: E402  (after tangpoet.model.poem_model, which chooses the backend)
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = sorted(GOLDEN.glob("*/*.keras"))

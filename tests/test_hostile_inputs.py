@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from tangpoet import limits
 from tangpoet.cli import main
 from tangpoet.errors import DecoderOptionError
-from tangpoet.model import save_model
+from tangpoet.model.poem_model import save_model
 from tangpoet.writing import write
 
 PYTHON = sys.executable

@@ -13,8 +13,8 @@ import pytest
 
 from tangpoet import kernels
 from tangpoet.kernels import fast_paths_enabled, recurrent_fast_path, use_fast_paths
-from tangpoet.model import build_model
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.poem_model import build_model
+from tangpoet.data.vocab import Vocabulary
 
 BACKEND = keras.backend.backend()
 HAS_FAST_PATH = BACKEND == "torch"
@@ -86,7 +86,7 @@ def test_fast_path_equals_keras_layers(cell, layers):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_training_steps_equal_with_and_without_fast_paths(cell):
-    from tangpoet.training import TrainConfig, compile_for_training
+    from tangpoet.training.trainer import TrainConfig, compile_for_training
 
     fast, slow = twin_models(cell, 2)
     ids = tokens(batch=4, time=10, seed=5)
@@ -133,7 +133,7 @@ def test_compiled_step_equals_the_generic_step(cell):
 def test_output_layer_as_one_2d_product_equals_the_3d_layer(tie):
     """``PoemModel.run`` applies the output layer to ``[batch·time, units]`` (XLA on CPU runs a 3-D matmul and its
     gradient much slower); the logits must equal the layer applied to the 3-D tensor."""
-    from tangpoet.model import _per_position
+    from tangpoet.model.poem_model import _per_position
 
     keras.utils.set_random_seed(2)
     model = build_model(VOCAB, cell="lstm", num_layers=1, units=12, embedding_dim=6, tie_embeddings=tie)
@@ -147,7 +147,7 @@ def test_masked_loss_equals_with_and_without_the_loss_kernel():
     """The per-token cross-entropy kernel (torch: kernels/torch_loss.py, jax: kernels/jax_loss.py) gives Keras' value;
     on TensorFlow there is none."""
     from tangpoet.kernels import token_nll
-    from tangpoet.training import masked_character_nll
+    from tangpoet.training.trainer import masked_character_nll
 
     rng = np.random.default_rng(7)
     logits = keras.ops.convert_to_tensor(rng.normal(scale=3.0, size=(4, 5, len(VOCAB))).astype("float32"))
@@ -172,7 +172,7 @@ def test_jax_loss_kernel_value_and_gradient_equal_keras_under_jit():
     import jax.numpy as jnp
 
     from tangpoet.kernels.jax_loss import token_nll
-    from tangpoet.training import masked_character_nll
+    from tangpoet.training.trainer import masked_character_nll
 
     rng = np.random.default_rng(5)
     logits = jnp.asarray(rng.normal(scale=4.0, size=(3, 7, 41)).astype("float32"))
@@ -307,8 +307,8 @@ def test_output_fast_path_gradients_equal(tie):
 def test_training_steps_equal_with_and_without_the_output_fast_path(tie, tmp_path, monkeypatch):
     """Training runs the output layer through the fast path (torch); three steps give the same losses and weights
     as Keras' own Dense / TiedHead call, and the file saved from the trained model loads as usual."""
-    import tangpoet.model as model_module
-    from tangpoet.training import TrainConfig, compile_for_training
+    import tangpoet.model.poem_model as model_module
+    from tangpoet.training.trainer import TrainConfig, compile_for_training
 
     taken = []
 
@@ -336,7 +336,7 @@ def test_training_steps_equal_with_and_without_the_output_fast_path(tie, tmp_pat
     assert losses["fast"][-1] < losses["fast"][0]  # it trained
     for wf, ws in zip(fast.get_weights(), slow.get_weights()):
         np.testing.assert_allclose(wf, ws, atol=1e-5)
-    from tangpoet.model import load_model, save_model
+    from tangpoet.model.poem_model import load_model, save_model
 
     loaded = load_model(save_model(fast, tmp_path / "fast.keras"))
     np.testing.assert_allclose(numpy(loaded(ids)), numpy(fast(ids)), atol=1e-5)

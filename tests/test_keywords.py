@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from tangpoet.cli import main
 from tangpoet.decoding.constraints import ConstraintChain, FreeKeywords, TokenClasses, build_constraints, parse_keywords
 from tangpoet.errors import ConstraintError, VocabularyError
-from tangpoet.model import save_model
-from tangpoet.vocab import EOS_ID
+from tangpoet.model.poem_model import save_model
+from tangpoet.data.vocab import EOS_ID
 from tangpoet.writing import write
 
 DECODERS = [("greedy", {}), ("sample", {}), ("top-k", {"top_k": 3}), ("top-p", {"top_p": 0.8}), ("beam", {"beam_width": 3})]

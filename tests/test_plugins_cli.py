@@ -8,8 +8,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tangpoet.catalog import BUILTIN_CELLS, BUILTIN_DECODERS, REGISTRIES, available_names
-from tangpoet.cells import CELLS
+from tangpoet.registry import BUILTIN_CELLS, BUILTIN_DECODERS, REGISTRIES, available_names
+from tangpoet.model.cells import CELLS
 from tangpoet.cli import main
 from tangpoet.decoding import DECODERS
 from tangpoet.decoding.constraints import CONSTRAINTS
@@ -128,7 +128,7 @@ def test_completion_reads_names_without_importing_keras():
     import subprocess
 
     code = (
-        "import sys; from tangpoet.catalog import available_names; "
+        "import sys; from tangpoet.registry import available_names; "
         "names = available_names('cell') + available_names('decoder'); "
         "assert 'keras' not in sys.modules, 'keras was imported'; print(len(names))"
     )
@@ -139,7 +139,7 @@ def test_completion_reads_names_without_importing_keras():
 
 def test_a_name_registered_at_run_time_is_offered_everywhere(fresh_registries):
     """One registry object per kind: completion, `tangpoet plugins` and the library read the same DECODERS."""
-    from tangpoet.catalog import DECODERS as CATALOG_DECODERS
+    from tangpoet.registry import DECODERS as CATALOG_DECODERS
     from tangpoet.decoding.greedy import GreedyDecoder
 
     assert CATALOG_DECODERS is DECODERS and REGISTRIES["cell"] is CELLS and REGISTRIES["constraint"] is CONSTRAINTS

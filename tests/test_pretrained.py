@@ -62,10 +62,10 @@ def test_the_bundled_model_meets_the_bar_on_its_held_out_poems(backend):
     """Recompute the held-out NLL on this backend from the shared corpus: the same split the model was trained with."""
     if not SHARED_CORPUS.exists():
         pytest.skip(f"{SHARED_CORPUS} not present")
-    from tangpoet.corpus import read_corpus
+    from tangpoet.data.corpus import read_corpus
     from tangpoet.evaluate import evaluate
-    from tangpoet.model import load_model
-    from tangpoet.split import corpus_fingerprint, split_poems
+    from tangpoet.model.poem_model import load_model
+    from tangpoet.data.split import corpus_fingerprint, split_poems
 
     model = load_model(DEFAULT_MODEL)
     split = model.metadata["split"]

@@ -8,7 +8,7 @@ from importlib import metadata
 import pytest
 
 from tangpoet.errors import ModelFileError, UnknownNameError
-from tangpoet.registry import OWN_DISTRIBUTION, PluginError, Registry
+from tangpoet.registry.base import OWN_DISTRIBUTION, PluginError, Registry
 
 from _dist_helpers import make_dist
 
@@ -86,7 +86,7 @@ def test_builtins_win_name_clashes(site):
 
 
 def test_tangpoets_own_entry_points_win_over_a_plugin(site):
-    from tangpoet.cells import CELLS, LSTM
+    from tangpoet.model.cells import CELLS, LSTM
 
     make_dist(
         site, "tp-fake-cells", {"lstm": "tp_fake_cells:CELL"}, {"tp_fake_cells": "CELL = 'impostor'\n"}, group="tangpoet.cells"
@@ -114,7 +114,7 @@ def test_unknown_name_lists_what_exists_and_suggests_the_closest():
 
 
 def test_in_process_registration_and_its_limits():
-    registry = Registry("decoder", None, fallback={"greedy": "tangpoet.registry:Registry"})
+    registry = Registry("decoder", None, fallback={"greedy": "tangpoet.registry.base:Registry"})
 
     @registry.register("mine")
     class Mine:
@@ -128,14 +128,14 @@ def test_in_process_registration_and_its_limits():
 
 
 def test_fallback_tables_match_the_installed_entry_points():
-    from tangpoet.cells import CELLS
+    from tangpoet.model.cells import CELLS
 
     installed = {ep.name: ep.value for ep in metadata.entry_points(group="tangpoet.cells") if ep.dist.name == "tangpoet"}
     assert installed == CELLS.fallback
 
 
 def test_builtin_cells_come_from_tangpoets_entry_points():
-    from tangpoet.cells import CELLS
+    from tangpoet.model.cells import CELLS
 
     for name in ("rnn", "lstm", "gru"):
         entry = CELLS.entry(name)
@@ -146,9 +146,9 @@ def test_builtin_cells_come_from_tangpoets_entry_points():
 def test_a_model_whose_cell_plugin_is_missing_names_the_package(tmp_path):
     import keras
 
-    from tangpoet.cells import CELLS, KerasCell
-    from tangpoet.model import build_model, load_model, save_model
-    from tangpoet.vocab import Vocabulary
+    from tangpoet.model.cells import CELLS, KerasCell
+    from tangpoet.model.poem_model import build_model, load_model, save_model
+    from tangpoet.data.vocab import Vocabulary
 
     CELLS.add("fakecell", lambda: KerasCell("fakecell", keras.layers.GRU), distribution="tangpoet-fakecell")
     try:

@@ -12,7 +12,7 @@ from _dist_helpers import make_dist
 from _writing_helpers import check_poem, tiny_model
 from click.testing import CliRunner
 
-from tangpoet.catalog import SCORERS, available_names, plugin_table
+from tangpoet.registry import SCORERS, available_names, plugin_table
 from tangpoet.cli import main
 from tangpoet.decoding.scoring import ScoringContext, get_scorer
 from tangpoet.decoding.scoring.anchors import anchor_tokens, shape_of
@@ -21,9 +21,9 @@ from tangpoet.decoding.scoring.coherence import CoherenceScorer, token_spans
 from tangpoet.decoding.scoring.logprobs import token_log_probs
 from tangpoet.decoding.stepper import StepDecoder
 from tangpoet.errors import DecoderOptionError, TangpoetError, UnknownNameError
-from tangpoet.model import save_model
-from tangpoet.registry import PluginError
-from tangpoet.vocab import BOS_ID
+from tangpoet.model.poem_model import save_model
+from tangpoet.registry.base import PluginError
+from tangpoet.data.vocab import BOS_ID
 from tangpoet.writing import write
 
 
@@ -204,7 +204,7 @@ def test_scorer_errors_are_tangpoet_errors():
 def test_the_builtin_scorers_come_from_tangpoets_own_entry_points():
     from importlib import metadata
 
-    from tangpoet.catalog import BUILTIN_SCORERS
+    from tangpoet.registry import BUILTIN_SCORERS
 
     installed = {ep.name: ep.value for ep in metadata.entry_points(group="tangpoet.scorers") if ep.dist.name == "tangpoet"}
     assert installed == BUILTIN_SCORERS

@@ -1,4 +1,4 @@
-"""Simplified and traditional characters (tangpoet.script, OpenCC): conversion, detection, fit/write/info --script."""
+"""Simplified and traditional characters (tangpoet.data.script, OpenCC): conversion, detection, fit/write/info --script."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from _writing_helpers import tiny_model
 from click.testing import CliRunner
 
-from tangpoet import script as scripts
+from tangpoet.data import script as scripts
 from tangpoet.cli import main
-from tangpoet.corpus import CorpusReport, read_corpus
+from tangpoet.data.corpus import CorpusReport, read_corpus
 from tangpoet.errors import ScriptError
-from tangpoet.model import build_model, save_model
-from tangpoet.model_info import describe
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.poem_model import build_model, save_model
+from tangpoet.model.info import describe
+from tangpoet.data.vocab import Vocabulary
 from tangpoet.writing import write
 
 pytest.importorskip("opencc")

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 
 from tangpoet.kernels.seeding import set_random_seed
-from tangpoet.model import build_model
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.poem_model import build_model
+from tangpoet.data.vocab import Vocabulary
 
 VOCAB = Vocabulary.build(["春眠不觉晓，处处闻啼鸟。"])
 

@@ -29,7 +29,7 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(model_path):
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
 
     return load_model(model_path)
 

@@ -95,7 +95,7 @@ def test_a_decoder_registered_at_run_time_is_offered(model_path):
 
     from tangpoet.decoding import DECODERS
     from tangpoet.decoding.greedy import GreedyDecoder
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.serve.app import create_app
 
     @DECODERS.register("run-time-greedy")

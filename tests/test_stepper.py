@@ -7,7 +7,7 @@ import pytest
 from _writing_helpers import tiny_model
 
 from tangpoet.decoding.stepper import PREFILL_BUCKET, StepDecoder
-from tangpoet.vocab import BOS_ID
+from tangpoet.data.vocab import BOS_ID
 
 import keras  # noqa: E402
 

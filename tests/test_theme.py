@@ -22,7 +22,7 @@ from tangpoet.decoding.planning import DEFAULT_THEME_FORM, ThemeTable, bundled_t
 from tangpoet.decoding.planning.build import build_table
 from tangpoet.decoding.planning.constraint import ThemeConstraint
 from tangpoet.errors import ConstraintError
-from tangpoet.model import save_model
+from tangpoet.model.poem_model import save_model
 from tangpoet.writing import write
 
 THEMES = ["明月", "春", "秋", "江", "思乡", "夜"]

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from tangpoet.cli import main
 from tangpoet.decoding.stepper import StepDecoder
 from tangpoet.kernels import use_fast_paths
-from tangpoet.model import TiedHead, build_model, load_model, save_model
-from tangpoet.model_info import describe, parameter_count
-from tangpoet.training import TrainConfig, train
-from tangpoet.vocab import BOS_ID
+from tangpoet.model.poem_model import TiedHead, build_model, load_model, save_model
+from tangpoet.model.info import describe, parameter_count
+from tangpoet.training.trainer import TrainConfig, train
+from tangpoet.data.vocab import BOS_ID
 
 TOL = 1e-5
 
@@ -92,7 +92,7 @@ def test_compiled_step_equals_the_generic_step_and_sees_new_embeddings():
 
 
 def test_training_a_tied_model_with_embedding_dropout(corpus_file, tmp_path):
-    from tangpoet.corpus import read_corpus
+    from tangpoet.data.corpus import read_corpus
 
     poems, report = read_corpus(corpus_file)
     config = dict(cell="gru", num_layers=1, units=8, embedding_dim=4, batch_size=4, val_split=0.25, seed=3, patience=0)

@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import pytest
 
-from tangpoet.batching import Batches, pad_batch, shift
-from tangpoet.corpus import read_corpus
+from tangpoet.data.batching import Batches, pad_batch, shift
+from tangpoet.data.corpus import read_corpus
 from tangpoet.evaluate import evaluate
-from tangpoet.model import build_model, load_model, save_model
-from tangpoet.training import TrainConfig, checkpoint_path, masked_loss, split_poems, train
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.poem_model import build_model, load_model, save_model
+from tangpoet.training.trainer import TrainConfig, checkpoint_path, masked_loss, split_poems, train
+from tangpoet.data.vocab import Vocabulary
 
 TINY = dict(cell="lstm", num_layers=1, units=8, embedding_dim=4, batch_size=4, val_split=0.25, seed=7)
 
@@ -168,7 +168,7 @@ def test_damaged_checkpoint_is_a_clear_error(corpus, tmp_path):
 
 
 def test_early_stopping_keeps_the_best_epoch(corpus, tmp_path, monkeypatch):
-    import tangpoet.training as training
+    import tangpoet.training.trainer as training
     from tangpoet.evaluate import Evaluation
 
     scores = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8])
@@ -189,7 +189,7 @@ def test_early_stopping_keeps_the_best_epoch(corpus, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_saves_the_model_and_keeps_the_checkpoint(corpus, tmp_path, monkeypatch):
-    import tangpoet.training as training
+    import tangpoet.training.trainer as training
 
     original = training._Trainer.end_epoch
 

@@ -21,8 +21,8 @@ from tangpoet.decoding.base import Decoder
 from tangpoet.decoding.constraints import VerseConstraint, build_constraints
 from tangpoet.decoding.constraints.verse import corpus_verse_chars, recorded_verse_chars
 from tangpoet.errors import ConstraintError
-from tangpoet.model import build_model, save_model
-from tangpoet.vocab import EOS_ID
+from tangpoet.model.poem_model import build_model, save_model
+from tangpoet.data.vocab import EOS_ID
 from tangpoet.writing import write
 
 DECODER_OPTIONS = {"greedy": {}, "sample": {}, "top-k": {"top_k": 5}, "top-p": {"top_p": 0.9}, "beam": {"beam_width": 3}}

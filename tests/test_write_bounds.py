@@ -11,7 +11,7 @@ from tangpoet import limits
 from tangpoet.cli import main
 from tangpoet.decoding.constraints import Constraint, build_constraints
 from tangpoet.errors import ConstraintError, DecoderOptionError
-from tangpoet.model import save_model
+from tangpoet.model.poem_model import save_model
 from tangpoet.writing import write
 
 

@@ -9,7 +9,7 @@ from _writing_helpers import check_poem, tiny_model
 from click.testing import CliRunner
 
 from tangpoet.cli import main
-from tangpoet.model import save_model
+from tangpoet.model.poem_model import save_model
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
 """The public seams the server writes through (issue 23): ``write(stepper=…)`` instead of a step decoder planted in a
 private attribute, ``StepDecoder.run_rollout`` instead of a ``getattr`` probe, and cancellation that reaches the
-planner (:mod:`tangpoet.cancellation`)."""
+planner (:mod:`tangpoet.decoding.cancellation`)."""
 
 from __future__ import annotations
 
 import pytest
 from _writing_helpers import tiny_model
 
-from tangpoet.cancellation import Cancelled, cancellable, checkpoint
+from tangpoet.decoding.cancellation import Cancelled, cancellable, checkpoint
 from tangpoet.decoding.stepper import StepDecoder
 from tangpoet.writing import write
 

@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("--script", default="keep", help="keep, simplified or traditional (as `fit --script`)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from tangpoet.corpus import read_corpus
+    from tangpoet.data.corpus import read_corpus
     from tangpoet.decoding.planning.build import build_table
 
     began = time.perf_counter()

@@ -5,11 +5,11 @@ import sys
 
 import click
 
-from tangpoet.cli import main
+from tangpoet.cli.group import main
 
 
 def _complete_constraint(ctx, param, incomplete):
-    from tangpoet.catalog import available_names
+    from tangpoet.registry import available_names
 
     return [name for name in available_names("constraint") if name.startswith(incomplete)]
 

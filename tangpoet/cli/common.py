@@ -125,8 +125,8 @@ def script_option(func):
 
 def _read(corpus, min_len, max_len, skip_bad_lines, script=None):
     """Read a corpus; with ``script`` (fit's --script) convert it, or with ``"keep"`` record the script it is in."""
-    from tangpoet import script as scripts
-    from tangpoet.corpus import read_corpus
+    from tangpoet.data import script as scripts
+    from tangpoet.data.corpus import read_corpus
 
     poems, report = read_corpus(
         list(corpus), min_len=min_len, max_len=max_len, skip_bad_lines=skip_bad_lines, script=script or "keep"
@@ -142,7 +142,7 @@ def plugin_option(kind: str, default: str, builtins: str):
     a retired decoder, kept only to name its replacement, is not offered)."""
 
     def complete(ctx, param, incomplete):
-        from tangpoet.catalog import available_names
+        from tangpoet.registry import available_names
 
         names = [name for name in available_names(kind) if name.startswith(incomplete)]
         if kind == "decoder":

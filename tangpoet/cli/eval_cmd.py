@@ -5,7 +5,7 @@ import json
 import click
 
 from tangpoet.backend import ensure_backend
-from tangpoet.cli import main
+from tangpoet.cli.group import main
 from tangpoet.cli.common import _model_path, _read, backend_option, corpus_options
 
 
@@ -22,7 +22,7 @@ def eval_(corpus, model, batch_size, as_json, min_len, max_len, skip_bad_lines, 
     path = _model_path(model)
     poems, report = _read(corpus, min_len, max_len, skip_bad_lines)
     from tangpoet.evaluate import evaluate
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
 
     loaded = load_model(path)
     result = evaluate(loaded, [loaded.vocab.encode(p.content) for p in poems], batch_size=batch_size)

@@ -7,7 +7,7 @@ import click
 from click.core import ParameterSource
 
 from tangpoet.backend import ensure_backend
-from tangpoet.cli import main
+from tangpoet.cli.group import main
 from tangpoet.cli.common import (
     EXIT_INTERRUPTED,
     _read,
@@ -17,8 +17,8 @@ from tangpoet.cli.common import (
     script_option,
 )
 from tangpoet.errors import TangpoetError
-from tangpoet.output_guard import OutputLock, prepare_output
-from tangpoet.resume_check import check_resume_options
+from tangpoet.training.output_guard import OutputLock, prepare_output
+from tangpoet.training.resume_check import check_resume_options
 
 
 @main.command()
@@ -93,13 +93,13 @@ def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, *
     """Train a model on CORPUS (title:content lines or chinese-poetry JSON files/folders)."""
     name = ensure_backend(backend)
     if options.get("data_parallel"):  # no engine on this backend: say so before any work
-        from tangpoet.distribute import check_supported
+        from tangpoet.training.distribute import check_supported
 
         check_supported(name)
     out_path = Path(out)
     if out_path.suffix != ".keras":
         raise TangpoetError(f"--out must end in .keras: {out}")
-    from tangpoet.training import TrainConfig, checkpoint_path
+    from tangpoet.training.trainer import TrainConfig, checkpoint_path
 
     ckpt = checkpoint_path(out_path)
     prepare_output(out_path, ckpt)  # before any work: missing folders made, a folder that cannot be written refused
@@ -108,7 +108,7 @@ def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, *
 
 
 def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options):
-    from tangpoet.training import TrainConfig
+    from tangpoet.training.trainer import TrainConfig
 
     out = str(out_path)
     if not resume and not force:
@@ -125,8 +125,8 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
     if extend_vocab and base is None:
         raise TangpoetError("--extend-vocab needs --from MODEL (a model trained from scratch has every character)")
     if base is not None and not resume:  # before reading the corpus: the base exists, its architecture is kept
-        from tangpoet.finetune import check_architecture_options, resolve_base
-        from tangpoet.model_info import read_config
+        from tangpoet.training.finetune import check_architecture_options, resolve_base
+        from tangpoet.model.info import read_config
 
         check_architecture_options(read_config(resolve_base(base)), typed)
     script = options.pop("script", "keep")
@@ -146,8 +146,8 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
         poems, report = [], held_report
     config = TrainConfig(**options)
     config.validate()
-    from tangpoet.cells import get_cell
-    from tangpoet.training import train
+    from tangpoet.model.cells import get_cell
+    from tangpoet.training.trainer import train
 
     get_cell(config.cell)  # unknown cell: did-you-mean, before any work
     verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in a log
@@ -175,7 +175,7 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
 
 def _merge_reports(first, second):
     """One corpus report for two reads (--val-from's corpus and the rest)."""
-    from tangpoet.corpus import CorpusReport
+    from tangpoet.data.corpus import CorpusReport
 
     dropped = dict(first.dropped)
     for reason, count in second.dropped.items():

@@ -5,7 +5,7 @@ import json
 import click
 
 from tangpoet.backend import ensure_backend
-from tangpoet.cli import main
+from tangpoet.cli.group import main
 from tangpoet.cli.common import backend_option
 
 
@@ -15,7 +15,7 @@ from tangpoet.cli.common import backend_option
 def plugins(as_json, backend):
     """The installed cells, decoders, constraints and scorers: built-in or plugin, from which distribution, whether they load."""
     ensure_backend(backend)
-    from tangpoet.catalog import format_table, plugin_table
+    from tangpoet.registry import format_table, plugin_table
 
     rows = plugin_table()
     if as_json:

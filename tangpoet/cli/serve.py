@@ -5,7 +5,7 @@ import socket
 import click
 
 from tangpoet.backend import ensure_backend
-from tangpoet.cli import main
+from tangpoet.cli.group import main
 from tangpoet.cli.common import _model_path, backend_option
 from tangpoet.errors import ServeError
 from tangpoet.limits import CLIENT_TIMEOUT
@@ -45,7 +45,7 @@ def serve(model, host, port, batching, max_batch, max_active, max_queue, time_li
     except ImportError as exc:
         raise ServeError(f"tangpoet serve needs the serve extra ({exc.name} is missing): pip install 'tangpoet[serve]'") from None
     path = _model_path(model)
-    from tangpoet.model_info import read_config
+    from tangpoet.model.info import read_config
 
     read_config(path)  # a missing or damaged model file: one line before Keras is even imported
     backend_name = ensure_backend(backend)
@@ -56,7 +56,7 @@ def serve(model, host, port, batching, max_batch, max_active, max_queue, time_li
             probe.bind((host, port))
     except OSError as exc:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.serve.app import create_app
 
     app = create_app(

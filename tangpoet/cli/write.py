@@ -5,7 +5,7 @@ import json
 import click
 
 from tangpoet.backend import ensure_backend
-from tangpoet.cli import main
+from tangpoet.cli.group import main
 from tangpoet.cli.common import _model_path, backend_option, plugin_option
 from tangpoet.cli.help_groups import GroupedCommand
 from tangpoet.limits import DECODER_OPTIONS
@@ -130,6 +130,6 @@ def write(
 
 def _complete_constraint(incomplete: str) -> list[str]:
     """Installed constraint names and aliases (read without Keras) for shell completion."""
-    from tangpoet.catalog import available_names
+    from tangpoet.registry import available_names
 
     return [name for name in available_names("constraint") if name.startswith(incomplete)]

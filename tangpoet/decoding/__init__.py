@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tangpoet.catalog import DECODERS
+from tangpoet.registry import DECODERS
 
-# The one decoder registry (tangpoet.catalog): built-ins from entry points (group ``tangpoet.decoders``, the path
+# The one decoder registry (tangpoet.registry.kinds): built-ins from entry points (group ``tangpoet.decoders``, the path
 # plugins take too), or the fallback table in a source tree without installed metadata; each loads when first asked.
 __all__ = ["DECODERS", "get_decoder"]
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tangpoet.errors import DecoderOptionError, OptionError
-from tangpoet.vocab import BOS_ID, EOS_ID, PAD_ID
+from tangpoet.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 from tangpoet.decoding.base import Candidate, Decoder, length_normalised
 from tangpoet.errors import DecoderOptionError
 from tangpoet.limits import DECODER_OPTIONS
-from tangpoet.vocab import BOS_ID, EOS_ID
+from tangpoet.data.vocab import BOS_ID, EOS_ID
 
 
 def top_candidates(scores: np.ndarray, log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

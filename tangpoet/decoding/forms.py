@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tangpoet.errors import UnknownNameError
-from tangpoet.registry import did_you_mean
+from tangpoet.registry.base import did_you_mean
 
 COMMA = "，"
 FULL_STOP = "。"

@@ -112,7 +112,7 @@ STEPPED_PREFIX = 8
 
 
 class StepDecoder:
-    """Advance a :class:`~tangpoet.model.PoemModel` one character at a time for a whole batch.
+    """Advance a :class:`~tangpoet.model.poem_model.PoemModel` one character at a time for a whole batch.
 
     * :meth:`start` runs a prefix once through the whole-sequence recurrent layers and returns the state;
     * :meth:`step` feeds one token per row and returns ``(log_probs [batch, vocab], new state)``;

@@ -16,7 +16,7 @@ and is tested against that counterpart for equal results. Modules are named afte
 (A JAX LSTM/GRU with the input projection hoisted out of ``lax.scan`` was tried twice and gained nothing measurable
 over Keras' own scan on CPU — first 4,733 vs 5,178 characters/s; re-checked in one process, interleaved, a jitted
 value-and-grad of the whole model took 5.51 vs 5.58 s under heavy load — so there is none. What made JAX training
-slow was the output layer's 3-D matmul, fixed backend-agnostically in ``tangpoet.model._per_position``.)
+slow was the output layer's 3-D matmul, fixed backend-agnostically in ``tangpoet.model.poem_model._per_position``.)
 
 The recurrent fast paths are on by default; ``TANGPOET_FAST_PATHS=0`` or :func:`use_fast_paths` turns them off.
 """

@@ -2,7 +2,7 @@
 
 Keras' generic ``PyDataset`` adapter infers a fixed ``tf.TensorSpec`` from the first two batches; length-bucketed
 batches then fail as soon as a batch of another length arrives. Declaring ``(None, None)`` avoids that. The batches
-are the same :class:`~tangpoet.batching.Batches` the other backends get, in the same order.
+are the same :class:`~tangpoet.data.batching.Batches` the other backends get, in the same order.
 
 tf.data's autotuning is off for this dataset: it has nothing to tune (a generator and a fixed prefetch of 2), and its
 background model thread made every ``fit`` wait when it ended. Deleting the iterator waits for that thread's next
@@ -14,7 +14,7 @@ batch, and tangpoet calls ``fit`` once per epoch (measured, 20 batches: ``fit`` 
 
 from __future__ import annotations
 
-from tangpoet.batching import Batches
+from tangpoet.data.batching import Batches
 
 
 def as_dataset(batches: Batches):

@@ -35,13 +35,13 @@ def _plain_dense(layer) -> bool:
 
 
 def _plain_tied(layer) -> bool:
-    from tangpoet.model import TiedHead
-
+    # the model's TiedHead says so itself (``tied_output`` on its own class, not inherited): a kernel does not import
+    # the model it serves
     return (
-        type(layer) is TiedHead
+        vars(type(layer)).get("tied_output") is True
         and layer.compute_dtype == "float32"
         and layer.quantization_mode is None
-        and layer._embedding_matrix is not None
+        and layer.embedding_matrix() is not None
         and (layer.projection is None or _plain_projection(layer.projection))
     )
 
@@ -99,6 +99,6 @@ def dense(layer, inputs):
 def tied(layer, inputs):
     """``(inputs @ P) @ Eᵀ + bias`` with the last product and the bias in one ``addmm`` (``Eᵀ`` is a view)."""
     x = inputs if layer.projection is None else torch.matmul(inputs, layer.projection.kernel.value)
-    matrix = layer._embedding_matrix()
+    matrix = layer.embedding_matrix()
     matrix = matrix.value if hasattr(matrix, "value") else matrix
     return _OutputProduct.apply(x, matrix, layer.bias.value)

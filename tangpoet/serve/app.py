@@ -42,7 +42,7 @@ def create_app(
     """The ASGI app serving ``model`` (a loaded PoemModel). Starts the engine thread."""
     from tangpoet.decoding.forms import form_names
     from tangpoet.decoding.stepper import StepDecoder
-    from tangpoet.model_info import describe as describe_model
+    from tangpoet.model.info import describe as describe_model
 
     engine = BatchEngine(StepDecoder.of(model), mode=mode, max_batch=max_batch)
     scheduler = Scheduler(model, engine, max_active=max_active, max_queue=max_queue, time_limit=time_limit)

@@ -44,16 +44,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tangpoet.cancellation import Cancelled
+from tangpoet.decoding.cancellation import Cancelled
 from tangpoet.decoding.stepper import StepDecoder
-from tangpoet.vocab import BOS_ID, PAD_ID
+from tangpoet.data.vocab import BOS_ID, PAD_ID
 
 MODES = ("fused", "exact")
 
 
 class Stopped(Cancelled):
     """Raised inside a request's work to stop it: its client left, or its time ran out (a
-    :class:`~tangpoet.cancellation.Cancelled`, so nothing on the way swallows it)."""
+    :class:`~tangpoet.decoding.cancellation.Cancelled`, so nothing on the way swallows it)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tangpoet.errors import OptionError, TangpoetError
-from tangpoet.serve.schemas import SURROGATE, ErrorBody
+from tangpoet.serve.schemas import SURROGATE, ApiError, ErrorBody  # noqa: F401 (ApiError: re-exported)
 
 log = logging.getLogger("tangpoet.serve")
 
@@ -27,16 +27,6 @@ RESPONSES = {
     503: {"model": ErrorBody, "description": "the queue is full (see Retry-After), or the server is shutting down"},
     504: {"model": ErrorBody, "description": "the poem was not written within the server's time limit"},
 }
-
-
-class ApiError(Exception):
-    """Raised by an endpoint (or a dependency) for a client's error: answered as ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

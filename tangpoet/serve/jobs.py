@@ -7,7 +7,7 @@ request, plans its constraints and runs its decoder exactly as ``tangpoet write`
 the engine thread, batched with everyone else's.
 
 A request is stopped — its client left, or its time ran out — wherever it is: its ``write()`` runs inside a
-:func:`tangpoet.cancellation.cancellable` scope whose check is the job's, so the planner stops at its next step, and
+:func:`tangpoet.decoding.cancellation.cancellable` scope whose check is the job's, so the planner stops at its next step, and
 the engine drops its rows at the next model call.
 """
 
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tangpoet.cancellation import cancellable
+from tangpoet.decoding.cancellation import cancellable
 from tangpoet.errors import TangpoetError
 from tangpoet.serve.engine import BatchEngine, ProxyStepper, Stopped
 
@@ -59,7 +59,7 @@ class Job:
 
     def check(self) -> None:
         """Raises :class:`Stopped` once the request is to stop: called by the planner (through
-        :func:`tangpoet.cancellation.checkpoint`), the request's step decoder and the engine before each model call."""
+        :func:`tangpoet.decoding.cancellation.checkpoint`), the request's step decoder and the engine before each model call."""
         if self.cancelled is not None:
             raise Stopped(self.cancelled)
         if time.monotonic() > self.deadline:
@@ -74,7 +74,7 @@ class Job:
     def char(self, row: int, index: int, char: str, logprob: float | None) -> None:
         if self.stream:
             if self.kwargs.get("script"):  # the poem is converted when it is done; each character as it comes
-                from tangpoet.script import convert
+                from tangpoet.data.script import convert
 
                 char = convert(char, self.kwargs["script"])
             self.sink("char", {"index": index, "char": char, "logprob": logprob, "row": row})

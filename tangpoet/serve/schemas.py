@@ -51,6 +51,16 @@ def _integral(value: Any) -> Any:
 #: A whole number as JSON Schema's ``integer`` has it: ``5`` or ``5.0`` (never ``5.5``, ``"5"`` or ``true``).
 WholeNumber = Annotated[int, BeforeValidator(_integral), Strict()]
 DEFAULT_DECODER = "top-p"
+class ApiError(Exception):
+    """Raised by an endpoint (or a dependency) for a client's error: answered as ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
 SURROGATE = "surrogate"  # the error type of a lone surrogate (the validation handler answers 400)
 
 
@@ -173,8 +183,7 @@ class GenerateRequest(Body):
         library's words."""
         from tangpoet.decoding.forms import get_form
         from tangpoet.errors import UnknownNameError
-        from tangpoet.registry import did_you_mean
-        from tangpoet.serve.errors import ApiError
+        from tangpoet.registry.base import did_you_mean
 
         if self.form is None or not self.form_names or self.form in self.form_names:
             return
@@ -187,7 +196,6 @@ class GenerateRequest(Body):
 
     def decoder_options(self) -> dict[str, Any]:
         """The decoder options given: their own fields, then ``options`` (a plugin decoder's others)."""
-        from tangpoet.serve.errors import ApiError
 
         given = {name: getattr(self, name) for name in DECODER_OPTIONS if getattr(self, name) is not None}
         for key, value in self.options.items():
@@ -198,7 +206,6 @@ class GenerateRequest(Body):
 
     def write_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments for :func:`tangpoet.writing.write`."""
-        from tangpoet.serve.errors import ApiError
 
         if self.num > MAX_HTTP_POEMS:
             raise ApiError(400, f"this server writes at most {MAX_HTTP_POEMS} poems per request, got {self.num}")

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from tangpoet.catalog import DECODERS, available_names
+from tangpoet.registry import DECODERS, available_names
 
 
 def offered_decoders() -> dict[str, tuple[str, ...]]:

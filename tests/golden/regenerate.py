@@ -3,7 +3,7 @@
 Run from anywhere:  /work/venv/bin/python tests/golden/regenerate.py
 
 For each backend (jax, tensorflow, torch) a subprocess with ``KERAS_BACKEND`` set builds one tiny model per cell
-(rnn, lstm, gru), saves it with :func:`tangpoet.model.save_model` and writes the fixed input batch, the logits and
+(rnn, lstm, gru), saves it with :func:`tangpoet.model.poem_model.save_model` and writes the fixed input batch, the logits and
 the expected vocabulary / hyper-parameters / metadata beside it. Afterwards every file is loaded on every backend
 and the largest logit difference is printed (``--no-check`` skips that).
 
@@ -43,8 +43,8 @@ def worker(backend: str) -> None:
 
     import keras
 
-    from tangpoet.model import build_model, save_model
-    from tangpoet.vocab import Vocabulary
+    from tangpoet.model.poem_model import build_model, save_model
+    from tangpoet.data.vocab import Vocabulary
 
     assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
     vocab = Vocabulary.build(LINES)
@@ -96,7 +96,7 @@ def check(backend: str) -> None:
 
     import keras
 
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
 
     for path in sorted(HERE.glob("*/*.keras")):
         data = np.load(path.with_suffix(".npz"))

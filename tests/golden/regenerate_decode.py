@@ -51,7 +51,7 @@ def greedy_margin(model, case: dict) -> float:
 
     from tangpoet.decoding.constraints import build_constraints
     from tangpoet.decoding.stepper import StepDecoder
-    from tangpoet.vocab import BOS_ID, EOS_ID
+    from tangpoet.data.vocab import BOS_ID, EOS_ID
 
     options = {k: v for k, v in case.items() if k in ("begin", "acrostic", "form", "max_len")}
     constraints = build_constraints(model.vocab, **options)
@@ -74,7 +74,7 @@ def greedy_margin(model, case: dict) -> float:
 
 def worker() -> None:
     sys.path.insert(0, str(ROOT))
-    from tangpoet.model import load_model
+    from tangpoet.model.poem_model import load_model
     from tangpoet.writing import write
 
     results = {}

@@ -66,7 +66,7 @@ def random_cell(units: int, input_dim: int, seed: int):
 @pytest.fixture(scope="module")
 def registered():
     """Make ``--cell mingru`` resolvable in this process even where tangpoet does not discover entry points yet."""
-    from tangpoet.cells import CELLS, get_cell
+    from tangpoet.model.cells import CELLS, get_cell
 
     if "mingru" not in CELLS:
         CELLS.add("mingru", lambda: CELL)
@@ -172,8 +172,8 @@ def test_layer_options_are_split_between_cell_and_rnn():
 # ------------------------------------------------------------------------------------------------ in tangpoet
 @pytest.fixture(scope="module")
 def poem_model(registered):
-    from tangpoet.model import build_model
-    from tangpoet.vocab import Vocabulary
+    from tangpoet.model.poem_model import build_model
+    from tangpoet.data.vocab import Vocabulary
 
     keras.utils.set_random_seed(6)
     vocab = Vocabulary.build(p.split(":", 1)[1] for p in POEMS[:3])
@@ -186,7 +186,7 @@ def poem_model(registered):
 
 
 def test_poem_model_saves_and_loads_with_the_same_logits(poem_model, tmp_path):
-    from tangpoet.model import load_model, save_model
+    from tangpoet.model.poem_model import load_model, save_model
     from tangpoet_mingru.cell import MinGRUCell
 
     assert [type(layer.cell) for layer in poem_model.recurrent] == [MinGRUCell, MinGRUCell]
@@ -215,9 +215,9 @@ def test_step_decoder_matches_the_full_model(poem_model):
 
 
 def test_training_smoke(registered, tmp_path):
-    from tangpoet.corpus import read_corpus
-    from tangpoet.model import load_model
-    from tangpoet.training import TrainConfig, train
+    from tangpoet.data.corpus import read_corpus
+    from tangpoet.model.poem_model import load_model
+    from tangpoet.training.trainer import TrainConfig, train
 
     corpus = tmp_path / "poems.txt"
     corpus.write_text("\n".join(POEMS * 2) + "\n", encoding="utf-8")

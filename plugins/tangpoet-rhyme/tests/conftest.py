@@ -38,8 +38,8 @@ def tiny_model():
     from tangpoet.backend import ensure_backend
 
     ensure_backend()
-    from tangpoet.model import build_model
-    from tangpoet.vocab import Vocabulary
+    from tangpoet.model.poem_model import build_model
+    from tangpoet.data.vocab import Vocabulary
 
     model = build_model(Vocabulary.build(POEMS), cell="lstm", num_layers=1, units=8, embedding_dim=6)
     rng = np.random.default_rng(0)
@@ -49,6 +49,6 @@ def tiny_model():
 
 @pytest.fixture(scope="session")
 def tiny_model_file(tiny_model, tmp_path_factory):
-    from tangpoet.model import save_model
+    from tangpoet.model.poem_model import save_model
 
     return save_model(tiny_model, tmp_path_factory.mktemp("prosody") / "tiny.keras")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from tangpoet.decoding.constraints import TokenClasses, build_constraints
-from tangpoet.vocab import SPECIALS, Vocabulary
+from tangpoet.data.vocab import SPECIALS, Vocabulary
 from tangpoet_rhyme.masks import NoEcho, VocabProsody
 
 

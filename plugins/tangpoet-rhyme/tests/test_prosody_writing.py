@@ -151,7 +151,7 @@ def test_the_retired_decoders_name_their_replacement(tiny_model):
         get_decoder("rhyme-beam")
     with pytest.raises(TangpoetError, match="use --decoder top-p --constraint rhyme"):
         get_decoder("rhyme-sample", top_p=0.9)
-    from tangpoet.catalog import plugin_table
+    from tangpoet.registry import plugin_table
 
     status = {row.name: row.status for row in plugin_table() if row.kind == "decoder"}
     assert status["rhyme-beam"] == "retired: use --decoder beam --constraint rhyme"  # `tangpoet plugins` says so
@@ -186,7 +186,7 @@ def test_the_soft_reader_preference_avoids_merged_characters_where_it_can():
     others are allowed: 峰 (s2t writes 峯, which the data lacks) at a 平 position, 干 (s2t: 幹, not in 一先) at a
     rhyme; at a free position nothing changes."""
     from tangpoet.decoding.constraints import TokenClasses
-    from tangpoet.vocab import SPECIALS, Vocabulary
+    from tangpoet.data.vocab import SPECIALS, Vocabulary
     from tangpoet_rhyme.masks import VocabProsody, reader_safe
 
     vocab = Vocabulary(list(SPECIALS) + list("干天月峰，。"))

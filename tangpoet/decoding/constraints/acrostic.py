@@ -10,7 +10,7 @@ from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProces
 from tangpoet.decoding.constraints.classes import TokenClasses
 from tangpoet.decoding.constraints.form import split_verses, verse_chars
 from tangpoet.decoding.forms import Form
-from tangpoet.vocab import EOS_ID
+from tangpoet.data.vocab import EOS_ID
 
 # Line lengths an acrostic may take when no form is given (the first line decides, the others follow).
 FREE_ACROSTIC_LENGTHS = (5, 7)

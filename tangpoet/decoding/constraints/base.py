@@ -22,7 +22,7 @@ import numpy as np
 from tangpoet.decoding.constraints.classes import TokenClasses
 from tangpoet.decoding.forms import Form
 from tangpoet.errors import ConstraintError
-from tangpoet.vocab import Vocabulary
+from tangpoet.data.vocab import Vocabulary
 
 NEG_INF = np.float32(-np.inf)
 DEFAULT_MAX_LEN = 128
@@ -179,3 +179,12 @@ class Constraint:
     def annotate(self, text: str, form: Form | None) -> dict | None:
         """Per-character marks for ``tangpoet check`` (see the contract), or None."""
         return None
+
+
+def check_text(label: str, text: str) -> str:
+    """``text`` itself; a one-line error if it holds lone surrogates (bytes that were not valid UTF-8)."""
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        raise ConstraintError(
+            f"{label} is not valid UTF-8 text (check your terminal's encoding, e.g. LANG=C.UTF-8)"
+        )
+    return text

@@ -13,9 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from tangpoet.cancellation import checkpoint
+from tangpoet.decoding.cancellation import checkpoint
 from tangpoet.decoding.constraints.acrostic import FREE_ACROSTIC_LENGTHS, Acrostic, AcrosticConstraint
-from tangpoet.decoding.constraints.base import DEFAULT_MAX_LEN, Constraint, LogitsProcessor, PlanContext, Violation
+from tangpoet.decoding.constraints.base import (  # noqa: F401 (check_text: re-exported)
+    DEFAULT_MAX_LEN,
+    Constraint,
+    LogitsProcessor,
+    PlanContext,
+    Violation,
+    check_text,
+)
 from tangpoet.decoding.constraints.chain import ConstraintChain
 from tangpoet.decoding.constraints.classes import TokenClasses, is_punctuation
 from tangpoet.decoding.constraints.form import FormConstraint, LineForm, form_violations
@@ -35,7 +42,7 @@ from tangpoet.decoding.constraints.verse import FreeVerse, VerseConstraint
 from tangpoet.decoding.forms import COMMA, FULL_STOP, Form, get_form
 from tangpoet.errors import ConstraintError, VocabularyError
 from tangpoet.limits import MAX_POEM_LENGTH
-from tangpoet.vocab import EOS_ID, Vocabulary
+from tangpoet.data.vocab import EOS_ID, Vocabulary
 
 
 @dataclass
@@ -65,15 +72,6 @@ class Constraints:
         for constraint in self.constraints:
             out += constraint.check(text, self.form)
         return out
-
-
-def check_text(label: str, text: str) -> str:
-    """``text`` itself; a one-line error if it holds lone surrogates (bytes that were not valid UTF-8)."""
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
-        raise ConstraintError(
-            f"{label} is not valid UTF-8 text (check your terminal's encoding, e.g. LANG=C.UTF-8)"
-        )
-    return text
 
 
 def _unknown_error(vocab: Vocabulary, label: str, text: str) -> None:

@@ -7,7 +7,7 @@ import unicodedata
 import numpy as np
 
 from tangpoet.decoding.forms import COMMA, FULL_STOP, LINE_END, SENTENCE_END
-from tangpoet.vocab import SPECIALS, Vocabulary
+from tangpoet.data.vocab import SPECIALS, Vocabulary
 
 
 def is_punctuation(char: str) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, Violation
 from tangpoet.decoding.constraints.classes import TokenClasses
 from tangpoet.decoding.forms import COMMA, FORMS, FULL_STOP, LINE_END, Form, get_form
-from tangpoet.vocab import EOS_ID
+from tangpoet.data.vocab import EOS_ID
 
 
 class LineForm(LogitsProcessor):

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, Violation
+from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, Violation, check_text
 from tangpoet.decoding.constraints.classes import TokenClasses, is_punctuation
 from tangpoet.decoding.forms import Form
 from tangpoet.errors import ConstraintError
-from tangpoet.vocab import EOS_ID, SPECIALS
+from tangpoet.data.vocab import EOS_ID, SPECIALS
 
 MAX_KEYWORD = 4
 WANTS_END = np.log(0.3)  # free form: where the model gives <eos> this much (or most), a missing keyword starts
@@ -41,8 +41,6 @@ def parse_keywords(value: str | Iterable[str] | None) -> tuple[str, ...]:
 
 def check_keywords(keywords: Sequence[str], form: Form | None) -> None:
     """One-line refusals that need no vocabulary: length, punctuation, too many for the form."""
-    from tangpoet.decoding.constraints.build import check_text
-
     for keyword in keywords:
         check_text("keyword", keyword)
         if any(is_punctuation(c) or c.isspace() for c in keyword):

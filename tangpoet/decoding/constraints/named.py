@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tangpoet.catalog import CONSTRAINTS  # noqa: F401 - the one constraint registry, re-exported
+from tangpoet.registry import CONSTRAINTS  # noqa: F401 - the one constraint registry, re-exported
 from tangpoet.decoding.constraints.base import Constraint
 from tangpoet.errors import ConstraintError, UnknownNameError
-from tangpoet.registry import PluginError
+from tangpoet.registry.base import PluginError
 
 # Names (and aliases) of constraints that come with a plugin package tangpoet knows: an unknown one says what to install.
 PLUGIN_CONSTRAINTS = {

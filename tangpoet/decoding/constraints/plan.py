@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tangpoet.cancellation import checkpoint
+from tangpoet.decoding.cancellation import checkpoint
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, PlanContext
 from tangpoet.errors import ConstraintError
 
@@ -170,7 +170,7 @@ def place_keywords(ctx: PlanContext, keywords: Sequence[str]) -> Iterator[tuple[
             nodes[0] += 1
             if nodes[0] > MAX_NODES:
                 return
-            checkpoint()  # a request stopped from outside (tangpoet.cancellation) stops here
+            checkpoint()  # a request stopped from outside (tangpoet.decoding.cancellation) stops here
             nxt = current.copy()
             for j, token in enumerate(ids[i]):
                 fix(nxt, line, col + j, token)

@@ -8,7 +8,7 @@ import numpy as np
 
 from tangpoet.decoding.constraints.base import NEG_INF, LogitsProcessor
 from tangpoet.decoding.constraints.classes import TokenClasses
-from tangpoet.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from tangpoet.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
 class BannedTokens(LogitsProcessor):

@@ -30,7 +30,7 @@ from tangpoet.decoding.constraints.classes import TokenClasses
 from tangpoet.decoding.constraints.form import split_verses, verse_chars
 from tangpoet.decoding.forms import LINE_END, SENTENCE_END, Form
 from tangpoet.errors import ConstraintError
-from tangpoet.vocab import EOS_ID
+from tangpoet.data.vocab import EOS_ID
 
 __all__ = ["FreeVerse", "VerseConstraint", "corpus_verse_chars", "recorded_verse_chars", "verse_need"]
 

@@ -15,10 +15,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tangpoet.catalog import SCORERS  # the one scorer registry, re-exported
+from tangpoet.registry import SCORERS  # the one scorer registry, re-exported
 from tangpoet.decoding.base import Candidate
 from tangpoet.decoding.scoring.base import Scorer, ScoringContext
-from tangpoet.registry import PluginError
+from tangpoet.registry.base import PluginError
 
 __all__ = ["DEFAULT_SCORER", "SCORERS", "Scorer", "ScoringContext", "get_scorer", "rerank"]
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from tangpoet.decoding.forms import LINE_END
 from tangpoet.decoding.nucleus import nucleus_draw
-from tangpoet.vocab import BOS_ID
+from tangpoet.data.vocab import BOS_ID
 
 ANCHOR_TOP_P = 0.9
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

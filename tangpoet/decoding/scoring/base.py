@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tangpoet.decoding.base import Candidate
-from tangpoet.vocab import EOS_ID
+from tangpoet.data.vocab import EOS_ID
 
 
 class Scorer:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tangpoet.limits import POEM_BATCH
-from tangpoet.vocab import BOS_ID, PAD_ID
+from tangpoet.data.vocab import BOS_ID, PAD_ID
 
 
 def token_log_probs(stepper, sequences: Sequence[Sequence[int]], batch: int = POEM_BATCH) -> list[np.ndarray]:

@@ -16,14 +16,14 @@ from typing import Any
 
 from tangpoet.backend import ensure_backend
 from tangpoet.errors import ModelFileError
-from tangpoet.model_info import read_config
-from tangpoet.vocab import Vocabulary
+from tangpoet.model.info import read_config
+from tangpoet.data.vocab import Vocabulary
 
 ensure_backend()
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-from tangpoet.cells import CELLS, KerasCell, get_cell  # noqa: E402
+from tangpoet.model.cells import CELLS, KerasCell, get_cell  # noqa: E402
 from tangpoet.kernels import output_fast_path, recurrent_fast_path  # noqa: E402
 
 
@@ -53,6 +53,10 @@ class TiedHead(keras.layers.Layer):
     The embedding layer is referenced, not tracked, so its matrix is saved once, with the embedding.
     """
 
+    # Read by the torch output kernel (kernels/torch_dense.py), which must not import this module: this exact class
+    # computes ``(x · P) · Eᵀ + b`` from :meth:`embedding_matrix`, ``projection`` and ``bias`` (a subclass may not).
+    tied_output = True
+
     def __init__(self, vocab_size: int, embedding_dim: int, units: int, *, placeholder: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.embedding_dim, self.units = int(vocab_size), int(embedding_dim), int(units)
@@ -64,6 +68,10 @@ class TiedHead(keras.layers.Layer):
 
     def bind(self, embedding: keras.layers.Embedding) -> None:
         self._embedding_matrix = lambda: embedding.embeddings
+
+    def embedding_matrix(self):
+        """``E`` (the bound embedding's variable), or ``None`` before :meth:`bind`."""
+        return None if self._embedding_matrix is None else self._embedding_matrix()
 
     def build(self, input_shape):
         if self.projection is not None:

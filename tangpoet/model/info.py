@@ -168,7 +168,7 @@ def _field(d, key: str, check, default=None):
 
 
 def _corpus(value) -> dict[str, Any] | None:
-    from tangpoet.corpus import CorpusReport
+    from tangpoet.data.corpus import CorpusReport
     from tangpoet.errors import CorpusError
 
     try:
@@ -180,7 +180,7 @@ def _corpus(value) -> dict[str, Any] | None:
 def model_script(config: dict[str, Any]) -> tuple[str, str]:
     """``(script, source)``: the script the model's corpus was in as recorded at training (``"recorded"``), else as
     detected from the vocabulary (``"detected"``; ``"unknown"`` without OpenCC)."""
-    from tangpoet import script as scripts
+    from tangpoet.data import script as scripts
 
     meta = _field(config, "metadata", lambda v: isinstance(v, dict), {})
     recorded = _field(_field(meta, "corpus", lambda v: isinstance(v, dict), {}), "script", lambda v: isinstance(v, str))
@@ -308,12 +308,30 @@ def format_info(info: dict[str, Any]) -> str:
         keys = ("optimizer", "lr", "lr_decay", "batch_size", "steps_per_epoch", "clip_norm", "min_count", "seed")
         lines.append("training   " + ", ".join(f"{k} {hp[k]}" for k in keys if k in hp))
     if len(info.get("lineage") or []) > 1:  # a fine-tuned model: every stage, the base files named
-        from tangpoet.finetune import describe as describe_stages
-
-        stages = describe_stages(info["lineage"])
+        stages = describe_lineage(info["lineage"])
         lines.append("lineage    " + stages[0])
         lines.extend("           " + stage for stage in stages[1:])
     lines.append(
         f"versions   tangpoet {info.get('tangpoet_version')} · keras {info.get('keras_version')} · trained on {info.get('backend')}"
     )
     return _printable("\n".join(lines))
+
+
+def describe_lineage(stages: list[dict[str, Any]]) -> list[str]:
+    """One line per training stage of a model file's lineage (written by :mod:`tangpoet.training.finetune`), for
+    ``tangpoet info``."""
+    from tangpoet.data.corpus import describe_files
+
+    lines = []
+    for number, stage in enumerate(stages, 1):
+        files = describe_files(stage.get("corpus_files") or []) or "?"
+        epochs = stage.get("epochs")
+        text = f"{number}. {stage.get('corpus_poems') or '?'} poems ({files}), {epochs or '?'} epoch{'' if epochs == 1 else 's'}"
+        if stage.get("val_nll") is not None:
+            text += f", validation NLL {stage['val_nll']:.4f}"
+        if stage.get("from"):
+            text += f", from {stage['from'].get('file')} ({stage['from'].get('fingerprint')})"
+        if stage.get("file"):
+            text += f" → {stage['file']} ({stage.get('file_fingerprint')})"
+        lines.append(text)
+    return lines

@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from tangpoet.corpus import Poem
+from tangpoet.data.corpus import Poem
 
 
 def split_poems(poems: list[Poem], val_split: float, seed: int) -> tuple[list[Poem], list[Poem]]:

@@ -391,7 +391,8 @@ def _as_paths(paths) -> list[Path]:
     return result
 
 
-def _describe_files(files: list[str]) -> str:
+def describe_files(files: list[str]) -> str:
+    """``a.txt, b.txt`` — or ``a.txt, b.txt and 3 more files`` past three."""
     if len(files) <= 3:
         return ", ".join(files)
     return f"{', '.join(files[:2])} and {len(files) - 2} more files"
@@ -412,11 +413,11 @@ def read_corpus(
     text line that is not valid UTF-8 is counted as read and dropped (``"undecodable line"``)
     instead of raising. With ``dedupe`` a poem whose cleaned content equals an earlier kept poem's
     is dropped (``"duplicate"``). With ``script`` ``"simplified"`` or ``"traditional"`` every poem (title and
-    content) is converted to that script with OpenCC (:mod:`tangpoet.script`) and the report records it. Raises :class:`CorpusError` for a missing or unreadable file, a
+    content) is converted to that script with OpenCC (:mod:`tangpoet.data.script`) and the report records it. Raises :class:`CorpusError` for a missing or unreadable file, a
     malformed file, or when no poem is left.
     """
     _validate_lengths(min_len, max_len)
-    from tangpoet import script as scripts
+    from tangpoet.data import script as scripts
 
     scripts.check_script(script, keep=True)
     convert = None
@@ -456,7 +457,7 @@ def read_corpus(
     )
     if not poems:
         raise CorpusError(
-            f"no poems left in {_describe_files(report.files)} after cleaning "
+            f"no poems left in {describe_files(report.files)} after cleaning "
             f"(read {report.read}; dropped: {_format_dropped(report.dropped)})"
         )
     return poems, report

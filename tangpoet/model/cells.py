@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tangpoet.backend import ensure_backend
-from tangpoet.catalog import CELLS  # noqa: F401 - the one cell registry, re-exported
+from tangpoet.registry import CELLS  # noqa: F401 - the one cell registry, re-exported
 
 ensure_backend()
 import keras  # noqa: E402

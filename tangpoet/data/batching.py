@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tangpoet.vocab import BOS_ID, EOS_ID, PAD_ID
+from tangpoet.data.vocab import BOS_ID, EOS_ID, PAD_ID
 
 MAX_BUCKETS = 10  # distinct padded lengths per epoch (each one is a compilation on JAX, a trace on TensorFlow)
 

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from tangpoet.errors import TangpoetError
-from tangpoet.resume_check import RESUMED_OPTIONS, same_value, show_option
-from tangpoet.vocab import UNK_ID, Vocabulary
+from tangpoet.training.resume_check import RESUMED_OPTIONS, same_value, show_option
+from tangpoet.data.vocab import UNK_ID, Vocabulary
 
 BUNDLED = "bundled"  # --from bundled: the package's own model
 
@@ -84,7 +84,7 @@ def extend_vocabulary(model, texts: Iterable[str], min_count: int = 1):
     """A copy of ``model`` whose vocabulary also holds the characters of ``texts`` it lacked (seen at least
     ``min_count`` times, most frequent first), their rows started from ``<unk>``'s (module docstring); ``model``
     itself when there are none. Returns ``(model, added)``."""
-    from tangpoet.model import build_model
+    from tangpoet.model.poem_model import build_model
 
     unknown = unknown_characters(model.vocab, texts)
     added = [char for char, count in unknown.most_common() if count >= min_count]
@@ -155,25 +155,6 @@ def lineage(earlier: list[dict[str, Any]], corpus: dict, training: dict, split: 
     return [*earlier, _stage(corpus, training, split, base=base)]
 
 
-def describe(stages: list[dict[str, Any]]) -> list[str]:
-    """One line per stage, for ``tangpoet info``."""
-    lines = []
-    for number, stage in enumerate(stages, 1):
-        files = ", ".join(stage.get("corpus_files") or []) or "?"
-        if len(stage.get("corpus_files") or []) > 3:
-            files = f"{', '.join(stage['corpus_files'][:2])} and {len(stage['corpus_files']) - 2} more"
-        epochs = stage.get("epochs")
-        text = f"{number}. {stage.get('corpus_poems') or '?'} poems ({files}), {epochs or '?'} epoch{'' if epochs == 1 else 's'}"
-        if stage.get("val_nll") is not None:
-            text += f", validation NLL {stage['val_nll']:.4f}"
-        if stage.get("from"):
-            text += f", from {stage['from'].get('file')} ({stage['from'].get('fingerprint')})"
-        if stage.get("file"):
-            text += f" → {stage['file']} ({stage.get('file_fingerprint')})"
-        lines.append(text)
-    return lines
-
-
 __all__ = [
     "BUNDLED",
     "ARCHITECTURE_OPTIONS",
@@ -184,5 +165,4 @@ __all__ = [
     "extend_vocabulary",
     "base_stages",
     "lineage",
-    "describe",
 ]

@@ -20,25 +20,27 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tangpoet import __version__, distribute, finetune
+from tangpoet import __version__
+
+from tangpoet.training import distribute, finetune
 from tangpoet.backend import ensure_backend
-from tangpoet.batching import Batches
-from tangpoet.corpus import CorpusReport, Poem
+from tangpoet.data.batching import Batches
+from tangpoet.data.corpus import CorpusReport, Poem
 from tangpoet.errors import ModelFileError, TangpoetError
-from tangpoet.split import corpus_fingerprint, split_poems, training_split  # noqa: F401 (split_poems: re-exported)
-from tangpoet.vocab import PAD_ID, Vocabulary
+from tangpoet.data.split import corpus_fingerprint, split_poems, training_split  # noqa: F401 (split_poems: re-exported)
+from tangpoet.data.vocab import PAD_ID, Vocabulary
 
 ensure_backend()
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-from tangpoet.cells import get_cell  # noqa: E402
+from tangpoet.model.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
 from tangpoet.kernels import token_nll  # noqa: E402
 from tangpoet.kernels.seeding import set_random_seed  # noqa: E402
-from tangpoet.model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
-from tangpoet.output_guard import SaveGuard  # noqa: E402
-from tangpoet.progress import EpochProgress  # noqa: E402
+from tangpoet.model.poem_model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
+from tangpoet.training.output_guard import SaveGuard  # noqa: E402
+from tangpoet.training.progress import EpochProgress  # noqa: E402
 
 # --optimizer: each with global-norm clipping (--clip-norm). RMSprop + clipping is what the original PyTorch poem
 # generators train with; SGD with momentum 0.9 for completeness; Adam is the default.
@@ -70,7 +72,7 @@ class TrainConfig:
     min_count: int = 1
     seed: int = 0
     patience: int = 3  # epochs without a better validation NLL before stopping; 0 turns early stopping off
-    data_parallel: bool = False  # split each global batch over all devices (tangpoet.distribute)
+    data_parallel: bool = False  # split each global batch over all devices (tangpoet.training.distribute)
     optimizer: str = "adam"  # adam | rmsprop | sgd (OPTIMIZERS), always with global-norm clipping
     steps_per_epoch: int | None = None  # an epoch of this many batches from an endless stream of passes (None: a pass)
 
@@ -325,13 +327,13 @@ def train(
     extend_vocab: bool = False,
 ) -> TrainResult:
     """Train a model on ``poems`` and write it to ``out`` (a ``.keras`` file); on all devices with
-    ``config.data_parallel`` (:mod:`tangpoet.distribute`).
+    ``config.data_parallel`` (:mod:`tangpoet.training.distribute`).
 
     The validation split (``config.val_split``, seeded by ``config.seed``) is drawn from ``poems``, or with
     ``val_from`` from those poems only (e.g. Tang poems when pre-training on Tang + Song: the held-out figure stays a
     Tang figure), which are then trained on too, less the held-out ones. A training poem equal to a held-out poem is
     dropped either way, so the held-out figure is held out. With ``base`` (a model file, or ``"bundled"``) training
-    starts from that file's weights, architecture and vocabulary (:mod:`tangpoet.finetune`); ``extend_vocab`` adds
+    starts from that file's weights, architecture and vocabulary (:mod:`tangpoet.training.finetune`); ``extend_vocab`` adds
     the characters it lacks."""
     config.validate()
     placement = distribute.plan(config.data_parallel)
@@ -420,7 +422,7 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         log(f"resuming after epoch {start_epoch} from {trainer.checkpoint}")
 
     interrupted = False
-    from tangpoet.interrupts import StopOnInterrupt
+    from tangpoet.training.interrupts import StopOnInterrupt
 
     stop = StopOnInterrupt()  # a real Ctrl-C ends the run even where Keras swallows it (tangpoet/interrupts.py)
     callbacks = [stop, _EpochEnd(trainer), EpochProgress(config.epochs)]  # progress last: it prints the epoch's val_nll

@@ -1,0 +1,6 @@
+"""The data: poems read from files (:mod:`~tangpoet.data.corpus`, :mod:`~tangpoet.data.script` for 繁/简), the
+character vocabulary (:mod:`~tangpoet.data.vocab`), the held-out split (:mod:`~tangpoet.data.split`) and length-bucketed
+batches (:mod:`~tangpoet.data.batching`).
+
+No Keras here: everything in this folder is plain Python and NumPy.
+"""
