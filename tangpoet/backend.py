@@ -159,7 +159,7 @@ def ensure_backend(flag: str | None = None) -> str:
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX: do not grab the whole GPU
     # torch (Linux): CPU tensors of 2 MB and more on transparent huge pages, where the kernel allows it (madvise).
     # Training allocates logits-sized tensors (tens of MB) every step; faulting them in 4 KB pages cost 10–15 % of a
-    # step here (README "Training speed"). Read by torch at its first large allocation; THP_MEM_ALLOC_ENABLE=0 keeps
+    # step here (docs/benchmarks.md, training speed). Read by torch at its first large allocation; THP_MEM_ALLOC_ENABLE=0 keeps
     # torch's default.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     return name

@@ -245,3 +245,27 @@ def test_the_cli_takes_constraints_and_reports_unknown_ones(tmp_path, third_char
     bad = CliRunner().invoke(main, ["write", "--model", path, "--form", "五绝", "--constraint", "thrid-char"])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "did you mean 'third-char'" in bad.output
     assert isinstance(UnknownNameError("x"), TangpoetError)
+
+
+class Buggy(Constraint):
+    """A plugin whose own code fails while the poem is planned."""
+
+    name = "buggy"
+
+    def restrict(self, ctx, variant):
+        return 1 / 0
+
+
+def test_a_plugin_that_fails_while_planning_is_one_line_naming_it(tmp_path, fresh):
+    from tangpoet.model.poem_model import save_model
+
+    CONSTRAINTS.add("buggy", lambda: Buggy)
+    try:
+        with pytest.raises(PluginError, match=r"^constraint plugin 'buggy' failed in restrict\(\): ZeroDivisionError"):
+            write(tiny_model(), form="五绝", constraints=["buggy"], seed=1)
+        path = str(save_model(tiny_model(), tmp_path / "m.keras"))
+        bad = CliRunner().invoke(main, ["write", "--model", path, "--form", "五绝", "--constraint", "buggy"])
+        assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "'buggy' failed in restrict()" in bad.output, bad.output
+        assert "Traceback" not in bad.output
+    finally:
+        CONSTRAINTS.unregister("buggy")

@@ -25,7 +25,7 @@ def test_info_describes_the_bundled_model():
     result = CliRunner().invoke(main, ["info", "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
-    # held-out NLL recorded at training time: the project's bar is 4.60 nats/char (README: The bundled model)
+    # held-out NLL recorded at training time: the project's bar is 4.60 nats/char (docs/model-file.md: the bundled model)
     assert info["val_nll"] is not None and 4.0 < info["val_nll"] <= 4.60
     assert info["corpus"]["kept"] > 40_000 and info["vocab_size"] > 5_000
 

@@ -192,7 +192,11 @@ def test_cli_candidates_scorer_and_one_line_errors(model_file):
     assert len(rows) == 2 and rows[0]["score"] >= rows[1]["score"]
     for row in rows:
         check_poem(row["poem"], form="五绝")
-    for extra, words in ((["--candidates", "0"], "number of candidates"), (["--scorer", "nope"], "unknown scorer")):
+    for extra, words in (
+        (["--candidates", "0"], "number of candidates"),
+        (["--scorer", "nope"], "unknown scorer"),
+        (["--scorer", "likelihood"], "ask for candidates as well"),  # one poem, nothing to rank
+    ):
         bad = CliRunner().invoke(main, [*args, *extra])
         assert bad.exit_code == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.output
 

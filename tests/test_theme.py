@@ -21,7 +21,7 @@ from tangpoet.decoding.forms import FORMS
 from tangpoet.decoding.planning import DEFAULT_THEME_FORM, ThemeTable, bundled_table, plan_theme
 from tangpoet.decoding.planning.build import build_table
 from tangpoet.decoding.planning.constraint import ThemeConstraint
-from tangpoet.errors import ConstraintError
+from tangpoet.errors import ConstraintError, DecoderOptionError
 from tangpoet.model.poem_model import save_model
 from tangpoet.writing import write
 
@@ -174,8 +174,9 @@ def test_every_accepted_themed_request_comes_out_right(request):
             seed=request["seed"],
             **options,
         )
-    except ConstraintError as exc:  # refused before decoding, in one line
+    except (ConstraintError, DecoderOptionError) as exc:  # refused before decoding, in one line
         assert "\n" not in str(exc)
+        assert not isinstance(exc, DecoderOptionError) or (request["candidates"] is None and request["num"] == 1)
         return
     form = request["form"] or (None if request["acrostic"] else DEFAULT_THEME_FORM)
     assert len(poems) == request["num"]

@@ -48,7 +48,7 @@ from tangpoet.training.resume_check import check_resume_options
     "--data-parallel",
     is_flag=True,
     help="Split each global batch (--batch-size) over all devices: JAX keras.distribution.DataParallel, "
-    "TensorFlow tf.distribute (multi-host: see the README, Training at scale).",
+    "TensorFlow tf.distribute (multi-host: docs/training-at-scale.md).",
 )
 @click.option(
     "--optimizer",

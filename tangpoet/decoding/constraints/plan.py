@@ -19,7 +19,8 @@ import numpy as np
 
 from tangpoet.decoding.cancellation import checkpoint
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, PlanContext
-from tangpoet.errors import ConstraintError
+from tangpoet.errors import ConstraintError, TangpoetError
+from tangpoet.registry.base import PluginError
 
 MAX_COMBINATIONS = 512  # variant combinations tried
 MAX_PLACEMENTS = 64  # keyword placements tried per combination
@@ -55,7 +56,7 @@ class Plan:
     def processors(self) -> list[LogitsProcessor]:
         out: list[LogitsProcessor] = []
         for constraint, variant in zip(self.constraints, self.variants):
-            out.extend(constraint.processors(self.ctx, variant))
+            out.extend(hook(constraint, "processors", self.ctx, variant))
         if self.ctx.allowed is not None:
             what = "the plan (" + ", ".join(["form", *[c.name for c in self.constraints], *(["keywords"] if self.placements else [])]) + ")"
             out.append(PlanMask(self.ctx.allowed, self.ctx.allowed.shape[1], what))
@@ -217,7 +218,7 @@ def make_plan(base: PlanContext, constraints: Sequence[Constraint], keywords: Se
 
     choices = []
     for constraint in constraints:
-        variants = list(constraint.variants(base))
+        variants = list(hook(constraint, "variants", base))
         if not variants:
             raise ConstraintError(f"constraint {constraint.name!r} has nothing to offer for this request")
         choices.append([variants[i] for i in base.rng.permutation(len(variants))])
@@ -234,6 +235,24 @@ def make_plan(base: PlanContext, constraints: Sequence[Constraint], keywords: Se
         raise ConstraintError(stopped) from None
 
 
+def hook(constraint: Constraint, method: str, *args):
+    """``constraint.method(*args)``; a plugin constraint's own bug (any exception that is not a tangpoet error) becomes
+    one line naming the plugin, not a traceback. tangpoet's built-in constraints are not wrapped: their bugs are ours."""
+    call = getattr(constraint, method)
+    if type(constraint).__module__.split(".")[0] == "tangpoet":
+        return call(*args)
+    try:
+        return call(*args)
+    except TangpoetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a third party's code
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise PluginError(
+            f"constraint plugin {constraint.name!r} failed in {method}(): {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
+        ) from None
+
+
 def _search(base, constraints, choices, keywords, names, reasons, step) -> Plan:
     """:func:`make_plan`'s search; ``step()`` counts the work (and stops it past the budget)."""
     for combination in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
@@ -241,7 +260,7 @@ def _search(base, constraints, choices, keywords, names, reasons, step) -> Plan:
         broken = None
         for constraint, variant in zip(constraints, combination):
             step()
-            constraint.restrict(ctx, variant)
+            hook(constraint, "restrict", ctx, variant)
             spot = empty_position(ctx)
             if spot is not None:
                 broken = f"no character fits line {spot[0] + 1}, character {spot[1] + 1} under {constraint.name}"
@@ -257,7 +276,7 @@ def _search(base, constraints, choices, keywords, names, reasons, step) -> Plan:
                 if why:
                     break
                 step()
-                why = constraint.feasible(placed_ctx, variant)
+                why = hook(constraint, "feasible", placed_ctx, variant)
             if why is None:
                 placed_ctx.data["keywords.placement"] = placed
                 return Plan(placed_ctx, constraints, list(combination), placed)

@@ -11,7 +11,8 @@ from tangpoet.limits import MAX_CANDIDATES, check_int
 def best_of_n(num: int, candidates: int | None, scorer: Any) -> tuple[int, Any]:
     """``(rows to write, scorer or None)``: ``candidates`` rows (default ``num``) ranked by ``scorer`` (default
     :data:`~tangpoet.decoding.scoring.DEFAULT_SCORER`) when either is given. One-line errors: a count out of range,
-    fewer candidates than poems, an unknown scorer (with the closest name)."""
+    fewer candidates than poems, a scorer with nothing to rank (one poem, no candidates), an unknown scorer (with the
+    closest name)."""
     if candidates is None and scorer is None:
         return num, None
     from tangpoet.decoding.scoring import DEFAULT_SCORER, get_scorer
@@ -19,7 +20,10 @@ def best_of_n(num: int, candidates: int | None, scorer: Any) -> tuple[int, Any]:
     rows = num if candidates is None else check_int("the number of candidates", candidates, 1, MAX_CANDIDATES)
     if rows < num:
         raise DecoderOptionError(f"{num} poems asked for from {rows} candidates: ask for at least as many candidates")
-    return rows, get_scorer(DEFAULT_SCORER if scorer is None else scorer)
+    chosen = get_scorer(DEFAULT_SCORER if scorer is None else scorer)
+    if candidates is None and num <= 1:  # one poem and no candidates: nothing to rank, the scorer would do nothing
+        raise DecoderOptionError("a scorer chooses among candidates: ask for candidates as well (e.g. 8 of them)")
+    return rows, chosen
 
 
 def hold_stream(stepper) -> None:
