@@ -7,6 +7,9 @@ fast path exists and the tests check that none is used. The compiled decode step
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -340,3 +343,37 @@ def test_training_steps_equal_with_and_without_the_output_fast_path(tie, tmp_pat
 
     loaded = load_model(save_model(fast, tmp_path / "fast.keras"))
     np.testing.assert_allclose(numpy(loaded(ids)), numpy(fast(ids)), atol=1e-5)
+
+
+# ------------------------------------------------------------------ saving without importing TensorFlow
+def test_a_model_file_is_the_same_with_and_without_the_saving_fast_path(tmp_path):
+    import zipfile
+
+    from tangpoet.data.vocab import Vocabulary
+    from tangpoet.model.poem_model import build_model, save_model
+
+    model = build_model(Vocabulary.build(["床前明月光", "疑是地上霜"]), cell="lstm", num_layers=1, units=8, embedding_dim=4)
+    model(np.zeros((1, 3), dtype="int32"))
+    with kernels.use_fast_paths(True):
+        fast = save_model(model, tmp_path / "fast.keras")
+    with kernels.use_fast_paths(False):
+        plain = save_model(model, tmp_path / "plain.keras")
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
+        assert a.read("config.json") == b.read("config.json")
+        assert sorted(a.namelist()) == sorted(b.namelist())
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="TensorFlow is the backend: it is imported anyway")
+def test_saving_does_not_import_tensorflow(tmp_path):
+    code = (
+        "import sys\nimport numpy as np\n"
+        "from tangpoet.data.vocab import Vocabulary\n"
+        "from tangpoet.model.poem_model import build_model, save_model\n"
+        "m = build_model(Vocabulary.build(['床前明月光']), cell='lstm', num_layers=1, units=4, embedding_dim=4)\n"
+        "m(np.zeros((1, 3), dtype='int32'))\n"
+        f"save_model(m, {str(tmp_path / 'm.keras')!r})\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"

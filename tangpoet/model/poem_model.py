@@ -25,6 +25,7 @@ from keras import ops  # noqa: E402
 
 from tangpoet.model.cells import CELLS, KerasCell, get_cell  # noqa: E402
 from tangpoet.kernels import output_fast_path, recurrent_fast_path  # noqa: E402
+from tangpoet.kernels.saving import no_tensorflow_probe  # noqa: E402
 
 
 _placeholder_initialisers = False
@@ -278,7 +279,8 @@ def save_model(model: PoemModel, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic_path(path)
     try:
-        _without_training_state(model).save(tmp)
+        with no_tensorflow_probe():  # Keras would import TensorFlow to check its types (kernels/saving.py)
+            _without_training_state(model).save(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

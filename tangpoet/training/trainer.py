@@ -37,6 +37,7 @@ from keras import ops  # noqa: E402
 from tangpoet.model.cells import get_cell  # noqa: E402
 from tangpoet.evaluate import Scorer  # noqa: E402
 from tangpoet.kernels import token_nll  # noqa: E402
+from tangpoet.kernels.saving import no_tensorflow_probe  # noqa: E402
 from tangpoet.kernels.seeding import set_random_seed  # noqa: E402
 from tangpoet.model.poem_model import PoemModel, atomic_path, build_model, load_model, save_model  # noqa: E402
 from tangpoet.training.output_guard import SaveGuard  # noqa: E402
@@ -194,7 +195,8 @@ def write_checkpoint(path: Path, model: PoemModel, state: dict[str, Any]) -> Non
     """One file, replaced atomically: the model, the optimizer's variables and the training state."""
     model_tmp = atomic_path(path)
     try:
-        model.save(model_tmp)
+        with no_tensorflow_probe():  # Keras would import TensorFlow to check its types (kernels/saving.py)
+            model.save(model_tmp)
         optimizer = io.BytesIO()
         np.savez(optimizer, *[keras.ops.convert_to_numpy(v) for v in model.optimizer.variables])
         best = io.BytesIO()
