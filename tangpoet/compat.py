@@ -53,3 +53,18 @@ def install() -> None:
     """Put the finder on ``sys.meta_path`` (once)."""
     if not any(isinstance(finder, _Alias) for finder in sys.meta_path):
         sys.meta_path.append(_Alias())
+
+
+def lazy_exports(package: str, source: str, names: tuple[str, ...]):
+    """``(__getattr__, __dir__)`` for ``package``: ``names`` are read from the module ``source`` on first use (PEP 562),
+    so importing the package's light modules does not import ``source`` (and Keras with it)."""
+
+    def __getattr__(name: str):
+        if name in names:
+            return getattr(importlib.import_module(source), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__

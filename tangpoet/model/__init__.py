@@ -9,16 +9,9 @@ says about itself (:mod:`~tangpoet.model.info`, read without Keras).
 
 from __future__ import annotations
 
-import importlib
+from tangpoet.compat import lazy_exports
 
 _EXPORTS = ("PoemModel", "TiedHead", "build_model", "load_model", "save_model", "atomic_path", "require_cell")
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module("tangpoet.model.poem_model"), name)
-    raise AttributeError(f"module 'tangpoet.model' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, "tangpoet.model.poem_model", _EXPORTS)

@@ -10,7 +10,7 @@ lock, Ctrl-C handling and the JAX compile cache.
 
 from __future__ import annotations
 
-import importlib
+from tangpoet.compat import lazy_exports
 
 _EXPORTS = (
     "TrainConfig",
@@ -28,11 +28,4 @@ _EXPORTS = (
 )
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module("tangpoet.training.trainer"), name)
-    raise AttributeError(f"module 'tangpoet.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, "tangpoet.training.trainer", _EXPORTS)
