@@ -215,7 +215,7 @@ class Registry(Generic[T]):
             except Exception as exc:  # a plugin's import error is its own; report it by name
                 raise PluginError(
                     f"{self.kind} plugin {name!r} from {entry.distribution} failed to load: "
-                    f"{type(exc).__name__}: {_first_line(exc)}"
+                    f"{type(exc).__name__}: {first_line(exc)}"
                 ) from None
         return self._loaded[name]
 
@@ -234,7 +234,8 @@ def _alias_key(name: str) -> str:
     return str(name).strip().lower().replace("_", "-")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message ("" for none): how a plugin's failure is reported."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
 

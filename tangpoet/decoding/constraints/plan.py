@@ -20,7 +20,7 @@ import numpy as np
 from tangpoet.decoding.cancellation import checkpoint
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, PlanContext
 from tangpoet.errors import ConstraintError, TangpoetError
-from tangpoet.registry.base import PluginError
+from tangpoet.registry.base import PluginError, first_line
 
 MAX_COMBINATIONS = 512  # variant combinations tried
 MAX_PLACEMENTS = 64  # keyword placements tried per combination
@@ -246,7 +246,7 @@ def hook(constraint: Constraint, method: str, *args):
     except TangpoetError:
         raise
     except Exception as exc:  # noqa: BLE001 - a third party's code
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = first_line(exc)
         raise PluginError(
             f"constraint plugin {constraint.name!r} failed in {method}(): {type(exc).__name__}"
             + (f": {detail}" if detail else "")
