@@ -18,6 +18,7 @@ from tangpoet.cli.common import (
 )
 from tangpoet.errors import TangpoetError
 from tangpoet.training.output_guard import OutputLock, prepare_output
+from tangpoet.training.watchdog import exit_if_stuck
 from tangpoet.training.resume_check import check_resume_options
 
 
@@ -103,7 +104,9 @@ def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, *
 
     ckpt = checkpoint_path(out_path)
     prepare_output(out_path, ckpt)  # before any work: missing folders made, a folder that cannot be written refused
-    with OutputLock(out_path):  # one run writes OUT at a time (released by the kernel however this process ends)
+    # one run writes OUT at a time (the lock is released by the kernel however this process ends); a Ctrl-C that
+    # cannot stop fit (stuck in a library call) ends the process after a grace (training/watchdog.py)
+    with OutputLock(out_path) as lock, exit_if_stuck(cleanup=lock.release):
         _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options)
 
 

@@ -38,6 +38,9 @@ run a handler at all (a C call that never returns), no handler helps: ``kill -9`
 A SIGINT handler that is not Python's default (``SIG_IGN`` in a background job without job control, or an
 application's own handler) is left as it is: the caller chose what Ctrl-C means.
 
+**A process that cannot stop** (the main thread stuck in a C call, where no Python handler runs) is the command
+line's :func:`tangpoet.training.watchdog.exit_if_stuck`.
+
 **Test hook.** With the environment variable ``TANGPOET_TEST_BATCH_MARKS=1`` the callback writes
 ``tangpoet-test: epoch E batch B begins`` (both from 1) to standard error, flushed, before each training batch. The
 signal tests (tests/test_fit_signals.py) wait for these lines to send a real SIGINT to a real ``tangpoet fit`` at a
@@ -116,3 +119,4 @@ class StopOnInterrupt(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.check()
+
