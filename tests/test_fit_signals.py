@@ -43,7 +43,7 @@ from click.testing import CliRunner
 
 from tangpoet.backend import ensure_backend
 from tangpoet.cli import main
-from tangpoet.training.interrupts import TEST_MARKS_ENV, StopOnInterrupt
+from tangpoet.training.interrupts import REPEAT_SECONDS, TEST_MARKS_ENV, StopOnInterrupt
 from tangpoet.training.watchdog import GRACE_SECONDS, STUCK
 
 BACKEND = ensure_backend()  # the backend in use (KERAS_BACKEND), passed on to the subprocesses as --backend
@@ -152,12 +152,15 @@ class Run:
             if text in line:
                 return
 
-    def interrupt_and_wait(self, after: float = 0.0) -> tuple[int, float]:
-        """Send SIGINT ``after`` seconds from now; return the exit status and the seconds it took to come."""
+    def interrupt_and_wait(self, after: float = 0.0, repeat: bool = False) -> tuple[int, float]:
+        """Send SIGINT ``after`` seconds from now (``repeat``: twice, as ``timeout -s INT`` sends it to the process and
+        then to its group); return the exit status and the seconds it took to come."""
         time.sleep(after)
         self.signalled_at = len(self.lines)  # the lines read before the signal
         sent = time.monotonic()
         self.process.send_signal(signal.SIGINT)
+        if repeat:
+            self.process.send_signal(signal.SIGINT)
         try:
             status = self.process.wait(timeout=120)
         except subprocess.TimeoutExpired:
@@ -242,12 +245,15 @@ def test_sigint_in_the_middle_of_epoch_1_writes_nothing(start_fit):
     _assert_nothing_written(run, status, seconds, out.parent)
 
 
-def test_sigint_in_the_middle_of_epoch_2_keeps_epoch_1(start_fit, quatrains):
+@pytest.mark.parametrize("repeat", [False, True], ids=["once", "twice like timeout"])
+def test_sigint_in_the_middle_of_epoch_2_keeps_epoch_1(start_fit, quatrains, repeat):
+    """``twice like timeout``: ``timeout -s INT`` signals the process and then its group, so the SIGINT comes twice,
+    back to back; the second is the same interrupt and must not abort the save the first one started."""
     run = start_fit(cached=True)
     out = run.out
     ckpt = Path(str(out) + ".ckpt")
     run.wait_for(mark(2, 4))
-    status, seconds = run.interrupt_and_wait(after=0.05)
+    status, seconds = run.interrupt_and_wait(after=0.05, repeat=repeat)
     assert status == 130, run.output
     assert seconds < EXIT_SECONDS, f"exit {seconds:.1f} s after SIGINT\n{run.output}"
     assert f"saved {out}" in run.output, run.output
@@ -275,6 +281,53 @@ def _assert_best_weights_of_epoch_1(out: Path, ckpt: Path) -> None:
     for saved, best, at_epoch_end in zip(model.get_weights(), state["best_weights"], checkpoint_model.get_weights()):
         np.testing.assert_array_equal(saved, best)
         np.testing.assert_array_equal(saved, at_epoch_end)
+
+
+def test_a_repeated_delivery_is_ignored_and_a_later_ctrl_c_is_not():
+    """In this process, real signals: within REPEAT_SECONDS of the first SIGINT another is the same interrupt (ignored,
+    also after the armed block, while fit saves); later, one raises as Python's own handler does; restore() puts
+    Python's handler back."""
+    stop = StopOnInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        with stop.armed():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler raises here
+    assert stop.requested
+    os.kill(os.getpid(), signal.SIGINT)  # the repeated delivery: nothing happens
+    time.sleep(0.05)
+    time.sleep(REPEAT_SECONDS)
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+    stop.restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_first_ctrl_c_during_the_final_save_lets_it_finish(quatrains, tmp_path, monkeypatch):
+    """Training ended by itself; a real SIGINT comes while the model is saved (as a time limit's did under
+    ``timeout -s INT``): the save finishes, the file is whole, and fit ends with 130 saying so."""
+    import tangpoet.training.trainer as trainer_module
+    from tangpoet.model.poem_model import load_model
+
+    original = trainer_module.save_model
+    sent = []
+
+    def save_model(model, path):
+        sent.append(path)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler runs here, in the save: before the fix it raised and the save was lost
+        original(model, path)
+
+    monkeypatch.setattr(trainer_module, "save_model", save_model)
+    out = tmp_path / "m.keras"
+    result = CliRunner().invoke(main, ["fit", str(quatrains), "--out", str(out), *MODEL, "--epochs", "1",
+                                       "--patience", "0"])
+    assert sent, result.output
+    assert result.exit_code == 130, result.output
+    assert f"saved {out}" in result.output, result.output
+    assert "interrupted after training had ended: the save finished first" in result.output, result.output
+    assert load_model(out).metadata["training"]["epochs"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored when train returned
 
 
 # ------------------------------------------------------ the lost interrupt, reproduced in this process, every backend
@@ -337,6 +390,8 @@ def test_armed_installs_its_handler_and_restores_pythons():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with stop.armed():
         assert signal.getsignal(signal.SIGINT) == stop._handle
+    assert signal.getsignal(signal.SIGINT) == stop._after  # for the save that follows the epochs
+    stop.restore()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -375,13 +430,17 @@ def test_a_swallowed_interrupt_is_raised_when_the_armed_block_ends():
     with pytest.raises(KeyboardInterrupt):
         with stop.armed():
             assert _swallowed_sigint()
+    stop.restore()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_second_ctrl_c_raises_at_once():
+    """A second Ctrl-C of a person (later than REPEAT_SECONDS: not the same one delivered twice)."""
     stop = StopOnInterrupt()
     with stop.armed():
-        for _ in range(2):
+        for press in range(2):
+            if press:
+                time.sleep(REPEAT_SECONDS)
             with pytest.raises(KeyboardInterrupt):
                 os.kill(os.getpid(), signal.SIGINT)
                 time.sleep(0.2)

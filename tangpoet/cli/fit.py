@@ -167,7 +167,9 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
         summary += f" (epoch {result.best_epoch} of {result.epochs_run}, validation NLL {result.best_val_nll:.4f} nats/char)"
     click.echo(summary)
     if result.interrupted:
-        if result.checkpoint_epoch:
+        if result.stopped_early or result.epochs_run >= config.epochs:  # the Ctrl-C came while the model was saved
+            click.echo("interrupted after training had ended: the save finished first", err=True)
+        elif result.checkpoint_epoch:
             click.echo(f"interrupted: checkpoint {ckpt} of epoch {result.checkpoint_epoch} is kept; continue with --resume", err=True)
         else:
             click.echo("interrupted: no checkpoint was written; run the command again to train", err=True)

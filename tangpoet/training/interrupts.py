@@ -30,10 +30,15 @@ SIGINT while waiting: status 130 after 7 s, one step of that loaded machine; bef
 and all 3 epochs). The callback does not declare itself ``async_safe``, so Keras calls the batch hooks in the main
 thread, where ``KeyboardInterrupt`` must be raised.
 
-A second Ctrl-C needs nothing more: each one raises at once. A Ctrl-C after ``fit`` stopped (while the model with
-the best weights is saved) meets Python's own handler again and aborts that save, which is atomic (written beside,
-then renamed), so the model file is either complete or absent and the checkpoint is untouched. Where Python cannot
-run a handler at all (a C call that never returns), no handler helps: ``kill -9`` does.
+A second Ctrl-C needs nothing more: each one raises at once. After the epochs (``fit`` stopped by a Ctrl-C, by early
+stopping or after its last epoch) the model with the best weights is saved, under the handler that
+:meth:`StopOnInterrupt.armed` leaves until ``train`` returns (:meth:`StopOnInterrupt.restore`): the run's *first*
+Ctrl-C, coming during that save, lets it finish, and ``fit`` then ends with 130 as interrupted (seen once: a ``fit``
+under ``timeout -s INT`` stopped early after 4 epochs, the time limit's SIGINT came during the save, aborted it and
+left no model file). A Ctrl-C after an earlier one aborts the save, which is atomic (written beside, then renamed), so
+the model file is either complete or absent and the checkpoint is untouched. A SIGINT within :data:`REPEAT_SECONDS` of
+the previous one is the same interrupt delivered twice and is ignored. Where Python cannot run a handler at all (a C
+call that never returns), the command line's watchdog ends the process (``tangpoet/training/watchdog.py``).
 
 A SIGINT handler that is not Python's default (``SIG_IGN`` in a background job without job control, or an
 application's own handler) is left as it is: the caller chose what Ctrl-C means.
@@ -54,6 +59,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 from tangpoet.backend import ensure_backend
@@ -62,6 +68,7 @@ ensure_backend()
 import keras  # noqa: E402
 
 TEST_MARKS_ENV = "TANGPOET_TEST_BATCH_MARKS"
+REPEAT_SECONDS = 0.5  # a SIGINT this soon after the first is the same interrupt delivered twice (timeout -s INT)
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
@@ -70,18 +77,38 @@ class StopOnInterrupt(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.requested = False  # a SIGINT arrived while armed
+        self._first: float | None = None  # time.monotonic() of that SIGINT
+        self._previous = None  # the handler armed() replaced, until restore()
         self._epoch = 0
         self._marks = os.environ.get(TEST_MARKS_ENV) == "1"
 
     # -------------------------------------------------------------------------------------- the signal handler
+    def _repeated(self) -> bool:
+        return self._first is not None and time.monotonic() - self._first < REPEAT_SECONDS
+
     def _handle(self, signum, frame):
+        if self._repeated():
+            return  # the same interrupt, delivered twice
         self.requested = True
+        self._first = time.monotonic()
         raise KeyboardInterrupt
+
+    def _after(self, signum, frame):
+        """After the armed block, while the trained model is saved: the run's first Ctrl-C is recorded and lets the
+        save finish; a later one raises as Python's own handler does (a repeated delivery is ignored)."""
+        if self._repeated():
+            return
+        if not self.requested:
+            self.requested = True
+            self._first = time.monotonic()
+            return
+        signal.default_int_handler(signum, frame)
 
     @contextlib.contextmanager
     def armed(self) -> Iterator[StopOnInterrupt]:
         """Install the handler for the block (main thread, Python's default handler only); on leaving it normally
-        with a request recorded (swallowed after the last batch hook), raise ``KeyboardInterrupt``."""
+        with a request recorded (swallowed after the last batch hook), raise ``KeyboardInterrupt``. The block leaves
+        :meth:`_after` installed for the save that follows: call :meth:`restore` when done."""
         previous = None
         if threading.current_thread() is threading.main_thread():
             current = signal.getsignal(signal.SIGINT)
@@ -92,8 +119,16 @@ class StopOnInterrupt(keras.callbacks.Callback):
             yield self
         finally:
             if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._after)
         self.check()
+
+    def restore(self) -> None:
+        """Put back the SIGINT handler :meth:`armed` replaced (if it left :meth:`_after` in its place)."""
+        if self._previous is not None:
+            if signal.getsignal(signal.SIGINT) == self._after:
+                signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if a Ctrl-C arrived (and was not allowed to end the run)."""

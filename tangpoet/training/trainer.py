@@ -428,53 +428,57 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
 
     stop = StopOnInterrupt()  # a real Ctrl-C ends the run even where Keras swallows it (tangpoet/interrupts.py)
     callbacks = [stop, _EpochEnd(trainer), EpochProgress(config.epochs)]  # progress last: it prints the epoch's val_nll
-    try:
-        with stop.armed():
-            for epoch in range(start_epoch, config.epochs):
-                if trainer.should_stop():
-                    break
-                epoch_batches.set_epoch(epoch)
-                model.optimizer.learning_rate.assign(config.learning_rate(epoch))
-                model.fit(
-                    epoch_input(placement.view(epoch_batches)),
-                    initial_epoch=epoch,
-                    epochs=epoch + 1,
-                    shuffle=False,  # Batches already shuffles, seeded by (seed, epoch); Keras would use global state
-                    verbose=verbose,
-                    callbacks=callbacks,
-                )
-    except KeyboardInterrupt:
-        interrupted = True
+    try:  # the handler armed() leaves for the save (interrupts.py) lasts until the result
+        try:
+            with stop.armed():
+                for epoch in range(start_epoch, config.epochs):
+                    if trainer.should_stop():
+                        break
+                    epoch_batches.set_epoch(epoch)
+                    model.optimizer.learning_rate.assign(config.learning_rate(epoch))
+                    model.fit(
+                        epoch_input(placement.view(epoch_batches)),
+                        initial_epoch=epoch,
+                        epochs=epoch + 1,
+                        shuffle=False,  # Batches shuffles, seeded by (seed, epoch); Keras would use global state
+                        verbose=verbose,
+                        callbacks=callbacks,
+                    )
+        except KeyboardInterrupt:
+            interrupted = True
 
-    state = trainer.state
-    if state["best_weights"] is not None:
-        model.set_weights(state["best_weights"])
-    model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
-    from tangpoet.decoding.constraints.verse import corpus_verse_chars
+        state = trainer.state
+        if state["best_weights"] is not None:
+            model.set_weights(state["best_weights"])
+        model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
+        from tangpoet.decoding.constraints.verse import corpus_verse_chars
 
-    verse_chars = corpus_verse_chars(p.content for p in train_poems)  # free verse's bounds when writing (`verse`)
-    if verse_chars is not None:
-        model.metadata["corpus"]["verse_chars"] = list(verse_chars)
-    model.metadata["lineage"] = finetune.lineage(
-        earlier, model.metadata["corpus"], model.metadata["training"], model.metadata["split"], from_file
-    )
-    wrote = not (interrupted and state["epoch"] == start_epoch)  # Ctrl-C before an epoch ended: write nothing
-    if wrote:
-        with trainer.guard.saving(out):  # other hosts of a multi-host run: a throwaway copy, as for the checkpoint
-            save_model(model, distribute.output_path(out))
-    return TrainResult(
-        out=out,
-        epochs_run=state["epoch"],
-        best_epoch=state["best_epoch"],
-        best_val_nll=state["best_val_nll"] if val_batches is not None else None,
-        history=state["history"],
-        interrupted=interrupted,
-        stopped_early=trainer.stopped_early,
-        seconds=time.perf_counter() - started,
-        train_tokens=train_batches.real_tokens,
-        saved=wrote,
-        checkpoint_epoch=trainer.guard.checkpoint_epoch,
-    )
+        verse_chars = corpus_verse_chars(p.content for p in train_poems)  # free verse's bounds when writing (`verse`)
+        if verse_chars is not None:
+            model.metadata["corpus"]["verse_chars"] = list(verse_chars)
+        model.metadata["lineage"] = finetune.lineage(
+            earlier, model.metadata["corpus"], model.metadata["training"], model.metadata["split"], from_file
+        )
+        wrote = not (interrupted and state["epoch"] == start_epoch)  # Ctrl-C before an epoch ended: write nothing
+        if wrote:
+            with trainer.guard.saving(out):  # other hosts of a multi-host run: a throwaway copy, as for the checkpoint
+                save_model(model, distribute.output_path(out))
+        interrupted = interrupted or stop.requested  # a first Ctrl-C during the save: it finished, then fit stops
+        return TrainResult(
+            out=out,
+            epochs_run=state["epoch"],
+            best_epoch=state["best_epoch"],
+            best_val_nll=state["best_val_nll"] if val_batches is not None else None,
+            history=state["history"],
+            interrupted=interrupted,
+            stopped_early=trainer.stopped_early,
+            seconds=time.perf_counter() - started,
+            train_tokens=train_batches.real_tokens,
+            saved=wrote,
+            checkpoint_epoch=trainer.guard.checkpoint_epoch,
+        )
+    finally:
+        stop.restore()
 
 
 def _start_from(base, config, train_poems, extend_vocab, log):
