@@ -38,7 +38,7 @@ fi
 echo "unpacked in $(( $(date +%s) - started )) s" | tee "$OUT/device.log"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$OUT/device.log"
 
-# Stage 1: the bundled model on Tang + Song; learning rate scaled with the batch from the CPU recipe's 5e-4 at 64.
+# Stage 1: the bundled model on Tang + Song; learning rate: the CPU recipe's 5e-4 at batch 64 times sqrt(256 / 64).
 timeout -s INT "$STAGE1_SECONDS" python3 -m tangpoet fit "$work/data/tang.txt" "$work/data/song" --script simplified \
     --val-from "$work/data/tang.txt" --val-split 0.05 --seed 0 --from bundled --out "$work/stage1.keras" --force \
     --epochs 1000 --steps-per-epoch "$STEPS" --batch-size "$BATCH" --lr "${LR1:-1e-3}" --lr-decay 0.97 --patience 4 \

@@ -43,9 +43,6 @@ call that never returns), the command line's watchdog ends the process (``tangpo
 A SIGINT handler that is not Python's default (``SIG_IGN`` in a background job without job control, or an
 application's own handler) is left as it is: the caller chose what Ctrl-C means.
 
-**A process that cannot stop** (the main thread stuck in a C call, where no Python handler runs) is the command
-line's :func:`tangpoet.training.watchdog.exit_if_stuck`.
-
 **Test hook.** With the environment variable ``TANGPOET_TEST_BATCH_MARKS=1`` the callback writes
 ``tangpoet-test: epoch E batch B begins`` (both from 1) to standard error, flushed, before each training batch. The
 signal tests (tests/test_fit_signals.py) wait for these lines to send a real SIGINT to a real ``tangpoet fit`` at a
@@ -86,11 +83,14 @@ class StopOnInterrupt(keras.callbacks.Callback):
     def _repeated(self) -> bool:
         return self._first is not None and time.monotonic() - self._first < REPEAT_SECONDS
 
+    def _record(self) -> None:
+        self.requested = True
+        self._first = time.monotonic()
+
     def _handle(self, signum, frame):
         if self._repeated():
             return  # the same interrupt, delivered twice
-        self.requested = True
-        self._first = time.monotonic()
+        self._record()
         raise KeyboardInterrupt
 
     def _after(self, signum, frame):
@@ -99,8 +99,7 @@ class StopOnInterrupt(keras.callbacks.Callback):
         if self._repeated():
             return
         if not self.requested:
-            self.requested = True
-            self._first = time.monotonic()
+            self._record()
             return
         signal.default_int_handler(signum, frame)
 

@@ -32,8 +32,8 @@ def exit_if_stuck(cleanup: Callable[[], None] | None = None, grace: float = GRAC
     """Inside the block, a SIGINT starts a ``grace``-second countdown; if the block has not ended by then, the
     process writes why (and the threads' stacks) to stderr, calls ``cleanup`` and exits with status 130 (see above).
 
-    Armed only in the main thread while Python's own SIGINT handler is installed and
-    no other wakeup fd is set (an asyncio loop's, say): otherwise it changes nothing."""
+    Armed only in the main thread, while SIGINT has a Python handler (not ignored, not the system default) and no
+    other wakeup fd is set (an asyncio loop's, say): otherwise it changes nothing."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
         signal.SIG_IGN, signal.SIG_DFL, None
     ):
@@ -41,13 +41,9 @@ def exit_if_stuck(cleanup: Callable[[], None] | None = None, grace: float = GRAC
         return
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
-    try:
-        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    except ValueError:  # pragma: no cover - not the main thread after all
-        previous = -2
-    if previous != -1:  # someone else's wakeup fd (or none could be set): leave it to them
-        if previous >= 0:
-            signal.set_wakeup_fd(previous)
+    previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    if previous != -1:  # someone else's wakeup fd: leave it to them
+        signal.set_wakeup_fd(previous)
         os.close(read_fd)
         os.close(write_fd)
         yield
