@@ -71,7 +71,7 @@ class Scorer:
             sums = np.asarray(self._wrapper.predict_on_batch(np.stack([inputs, targets], axis=1)), dtype=np.float64)
             total += float(sums[:, 0].sum())
             count += int(round(float(sums[:, 1].sum())))
-            poems += len(inputs)
+            poems += int(np.any(targets != PAD_ID, axis=1).sum())  # not the filler rows of a short batch
             unknown += int((targets == UNK_ID).sum())
         if count == 0:
             raise ValueError("nothing to evaluate")

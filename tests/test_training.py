@@ -75,6 +75,8 @@ def test_evaluation_matches_hand_computation_and_ignores_batching(tiny_model):
     assert three.nll == pytest.approx(one.nll, rel=1e-5)
     assert one.perplexity == pytest.approx(math.exp(one.nll))
     assert one.bits_per_char == pytest.approx(one.nll / math.log(2))
+    two = evaluate(tiny_model, seqs, batch_size=2)  # a short batch's filler rows are not poems
+    assert one.poems == two.poems == three.poems == 3 and two.nll == pytest.approx(one.nll, rel=1e-5)
 
 
 def test_split_is_seeded_and_disjoint(corpus):

@@ -59,6 +59,16 @@ from tangpoet.training.resume_check import check_resume_options
     help="Optimizer (each with --clip-norm gradient clipping); recorded in the checkpoint.",
 )
 @click.option(
+    "--ema",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="MOMENTUM",
+    help="Keep an exponential moving average of the weights, updated every step with this momentum (0.995: about "
+    "the last 200 steps); validation, the best epoch and the saved model use the average, training goes on from the "
+    "raw weights. 0: off. Recorded in the checkpoint.",
+)
+@click.option(
     "--steps-per-epoch",
     type=int,
     default=None,

@@ -306,7 +306,8 @@ def format_info(info: dict[str, Any]) -> str:
     hp = info.get("hyperparameters") or {}
     if hp:
         keys = ("optimizer", "lr", "lr_decay", "batch_size", "steps_per_epoch", "clip_norm", "min_count", "seed")
-        lines.append("training   " + ", ".join(f"{k} {hp[k]}" for k in keys if k in hp))
+        shown = [f"{k} {hp[k]}" for k in keys if k in hp] + ([f"ema {hp['ema']}"] if hp.get("ema") else [])
+        lines.append("training   " + ", ".join(shown))
     if len(info.get("lineage") or []) > 1:  # a fine-tuned model: every stage, the base files named
         stages = describe_lineage(info["lineage"])
         lines.append("lineage    " + stages[0])

@@ -28,8 +28,9 @@ RESUMED_OPTIONS = {
     "val_split": "--val-split",
     "optimizer": "--optimizer",
     "steps_per_epoch": "--steps-per-epoch",
+    "ema": "--ema",
 }
-_FROM_STATE = ("seed", "val_split", "optimizer", "steps_per_epoch")  # in state.json, not the model's config
+_FROM_STATE = ("seed", "val_split", "optimizer", "steps_per_epoch", "ema")  # in state.json, not the model's config
 _DEFAULTS = {"tie_embeddings": False, "dropout": 0.0, "embedding_dropout": 0.0}  # absent from older model files
 
 
@@ -48,6 +49,7 @@ def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any] | None:
     settings = {name: config.get(name, _DEFAULTS.get(name)) for name in architecture}
     settings.update({name: state.get(name) for name in _FROM_STATE})
     settings["optimizer"] = state.get("optimizer", "adam")  # checkpoints before --optimizer existed: Adam
+    settings["ema"] = state.get("ema", 0.0)  # checkpoints before --ema existed: no average
     return settings
 
 

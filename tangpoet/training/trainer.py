@@ -45,10 +45,11 @@ from tangpoet.training.progress import EpochProgress  # noqa: E402
 
 # --optimizer: each with global-norm clipping (--clip-norm). RMSprop + clipping is what the original PyTorch poem
 # generators train with; SGD with momentum 0.9 for completeness; Adam is the default.
+# --ema M: Keras's own moving average of the weights (use_ema), updated inside every optimizer step on every backend.
 OPTIMIZERS = {
-    "adam": lambda lr, clip: keras.optimizers.Adam(learning_rate=lr, global_clipnorm=clip),
-    "rmsprop": lambda lr, clip: keras.optimizers.RMSprop(learning_rate=lr, global_clipnorm=clip),
-    "sgd": lambda lr, clip: keras.optimizers.SGD(learning_rate=lr, momentum=0.9, global_clipnorm=clip),
+    "adam": lambda lr, clip, **ema: keras.optimizers.Adam(learning_rate=lr, global_clipnorm=clip, **ema),
+    "rmsprop": lambda lr, clip, **ema: keras.optimizers.RMSprop(learning_rate=lr, global_clipnorm=clip, **ema),
+    "sgd": lambda lr, clip, **ema: keras.optimizers.SGD(learning_rate=lr, momentum=0.9, global_clipnorm=clip, **ema),
 }
 
 ARCHITECTURE = ("cell", "num_layers", "units", "embedding_dim", "dropout", "embedding_dropout", "tie_embeddings", "cell_options")
@@ -76,6 +77,7 @@ class TrainConfig:
     data_parallel: bool = False  # split each global batch over all devices (tangpoet.training.distribute)
     optimizer: str = "adam"  # adam | rmsprop | sgd (OPTIMIZERS), always with global-norm clipping
     steps_per_epoch: int | None = None  # an epoch of this many batches from an endless stream of passes (None: a pass)
+    ema: float = 0.0  # > 0: validate, keep and save the exponential moving average of the weights (this momentum/step)
 
     def validate(self) -> None:
         checks = [
@@ -94,6 +96,7 @@ class TrainConfig:
             (self.patience >= 0, "--patience must not be negative"),
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.steps_per_epoch is None or self.steps_per_epoch >= 1, "--steps-per-epoch must be at least 1"),
+            (0.0 <= self.ema < 1.0, "--ema must be in [0, 1) (0: off)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -272,6 +275,7 @@ class _Trainer:
             "seconds": 0.0,
         }
         self.stopped_early = False
+        self.raw_weights: list[np.ndarray] | None = None  # --ema: the training weights while the average is in
         self._epoch_start = time.perf_counter()
 
     def end_epoch(self, epoch: int, logs: dict) -> None:
@@ -280,18 +284,24 @@ class _Trainer:
             "loss": float(logs.get("loss", float("nan"))),
             "lr": self.config.learning_rate(epoch),
         }
-        if self.scorer is not None:
-            evaluation = self.scorer(self.val_batches)
-            record.update(val_nll=evaluation.nll, val_ppl=evaluation.perplexity)
-            logs["val_nll"] = evaluation.nll
-            logs["val_ppl"] = evaluation.perplexity
-        score = record.get("val_nll", record["loss"])
-        state = self.state
-        if state["best_val_nll"] is None or score < state["best_val_nll"]:
-            state.update(best_val_nll=score, best_epoch=epoch + 1, stale_epochs=0)
-            state["best_weights"] = [np.array(w) for w in self.model.get_weights()]
-        else:
-            state["stale_epochs"] += 1
+        # --ema: the averaged weights are the ones validated, kept as the best and saved; training (and the
+        # checkpoint, whose optimizer state holds the average) goes on from the raw ones
+        self.raw_weights = self._swap_in_average() if self.config.ema else None
+        try:
+            if self.scorer is not None:
+                evaluation = self.scorer(self.val_batches)
+                record.update(val_nll=evaluation.nll, val_ppl=evaluation.perplexity)
+                logs["val_nll"] = evaluation.nll
+                logs["val_ppl"] = evaluation.perplexity
+            score = record.get("val_nll", record["loss"])
+            state = self.state
+            if state["best_val_nll"] is None or score < state["best_val_nll"]:
+                state.update(best_val_nll=score, best_epoch=epoch + 1, stale_epochs=0)
+                state["best_weights"] = [np.array(w) for w in self.model.get_weights()]
+            else:
+                state["stale_epochs"] += 1
+        finally:
+            self.restore_raw_weights()
         now = time.perf_counter()
         state["seconds"] += now - self._epoch_start
         self._epoch_start = now
@@ -302,6 +312,23 @@ class _Trainer:
             write_checkpoint(distribute.output_path(self.checkpoint), self.model, state)
         self.stopped_early = self.should_stop()
 
+    def _swap_in_average(self) -> list[np.ndarray]:
+        """Put the optimizer's moving average into the model's trainable variables (Keras's public
+        ``finalize_variable_values``); return the raw values it replaced."""
+        variables = self.model.trainable_variables
+        raw = [keras.ops.convert_to_numpy(v) for v in variables]
+        self.model.optimizer.finalize_variable_values(variables)
+        for variable in variables:  # JAX: the model's variables shared the average's buffers, which a step donates
+            variable.assign(keras.ops.convert_to_numpy(variable))
+        return raw
+
+    def restore_raw_weights(self) -> None:
+        """Back to the raw training weights (after validation, and after ``fit``, which ends every call by putting the
+        average in): the run goes on exactly as a resumed one would."""
+        if self.raw_weights is not None:
+            for variable, value in zip(self.model.trainable_variables, self.raw_weights):
+                variable.assign(value)
+
     def should_stop(self) -> bool:
         """Early stopping: ``patience`` epochs in a row without a better validation NLL."""
         return bool(
@@ -310,9 +337,10 @@ class _Trainer:
 
 
 def compile_for_training(model: PoemModel, config: TrainConfig) -> None:
-    """Compile ``model`` as ``train`` does: ``config.optimizer`` (``config.lr``) with global-norm clipping and the masked
-    loss."""
-    model.compile(optimizer=OPTIMIZERS[config.optimizer](config.lr, config.clip_norm), loss=masked_loss())
+    """Compile ``model`` as ``train`` does: ``config.optimizer`` (``config.lr``) with global-norm clipping, a moving
+    average of the weights with ``config.ema``, and the masked loss."""
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
+    model.compile(optimizer=OPTIMIZERS[config.optimizer](config.lr, config.clip_norm, **ema), loss=masked_loss())
 
 
 def train(
@@ -362,6 +390,7 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         config.seed = saved.get("seed", config.seed)
         config.val_split = saved.get("val_split", config.val_split)
         config.optimizer = saved.get("optimizer", "adam")
+        config.ema = saved.get("ema", 0.0)
         config.steps_per_epoch = saved.get("steps_per_epoch", config.steps_per_epoch)
         earlier = saved.get("lineage_before", [])
         from_file = saved.get("from_file")
@@ -407,6 +436,7 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         val_split=config.val_split,
         fingerprint=fingerprint,
         optimizer=config.optimizer,
+        ema=config.ema,
         steps_per_epoch=config.steps_per_epoch,
         lineage_before=earlier,
         from_file=from_file,
@@ -444,6 +474,7 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
                         verbose=verbose,
                         callbacks=callbacks,
                     )
+                    trainer.restore_raw_weights()  # --ema: fit's end put the average in
         except KeyboardInterrupt:
             interrupted = True
 
