@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--val-split", type=float, default=None)
     parser.add_argument("--split-seed", type=int, default=None)
     parser.add_argument("--no-prompts", action="store_true", help="reader table: skip the side-by-side poems")
+    parser.add_argument("--reader-rows", default=None,
+                        help="reader table: only these methods and settings, e.g. 'top-p + candidates 8:theme' "
+                             "(comma-separated METHOD[:SETTING]; default all)")
 
 
 def heldout_poems(model, args) -> list[str]:
@@ -159,8 +162,12 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
         results.append({"poems": label, "setting": "—", **row})
         show(label, "—", row, None)
     settings = [(theme, constraint) for theme in (False, True) for constraint in (False, True) if have_prosody or not constraint]
+    wanted = [part.split(":", 1) + [None] for part in args.reader_rows.split(",")] if args.reader_rows else None
     for label, decoder, options, candidates in METHODS:
         for themed, constrained in settings:
+            setting = " + ".join(s for s, on in (("theme", themed), ("regulated", constrained)) if on) or "plain"
+            if wanted is not None and not any(m == label and (w is None or w == setting) for m, w, *_ in wanted):
+                continue
             written, began = [], time.perf_counter()
             for index in range(args.reader_num):
                 written += write(
@@ -170,7 +177,6 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
                     constraints=("regulated",) if constrained else (), **options,
                 )
             seconds = (time.perf_counter() - began) / max(len(written), 1)
-            setting = " + ".join(s for s, on in (("theme", themed), ("regulated", constrained)) if on) or "plain"
             row = measure(written, check_regulated=constrained)
             if constrained:
                 ok &= row.get("tangpoet_check", 1.0) == 1.0

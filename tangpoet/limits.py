@@ -166,4 +166,5 @@ MAX_VERSE_CHARS = 64  # the largest `verse:max=N` accepted
 # -- best-of-N and theme planning (write --candidates / --theme) ----------------------------------------------------
 MAX_CANDIDATES = POEM_BATCH  # --candidates: rows sampled and scored together, one batch
 MAX_HTTP_CANDIDATES = MAX_HTTP_POEMS  # an HTTP request's candidates: its rows share the server's batch like its poems
+THEME_PLANS = 8  # write --theme --candidates N: up to this many theme plans, the N candidate rows dealt among them
 MAX_THEME_LENGTH = 8  # --theme characters: a word or a short phrase (each character's statistics are looked up)

@@ -18,8 +18,9 @@ import numpy as np
 from tangpoet.data import script as scripts
 from tangpoet.data.corpus import normalise_text
 from tangpoet.decoding import get_decoder
-from tangpoet.decoding.base import Candidate, sort_candidates
+from tangpoet.decoding.base import Candidate, rows_can_differ, sort_candidates
 from tangpoet.decoding.forms import LINE_END, get_form
+from tangpoet.decoding.rows import RowChains
 from tangpoet.errors import DecoderOptionError
 from tangpoet.limits import (
     MAX_ACROSTIC_LENGTH,
@@ -27,6 +28,7 @@ from tangpoet.limits import (
     MAX_CONSTRAINTS,
     MAX_KEYWORD_CHARS,
     POEM_BATCH,
+    THEME_PLANS,
     check_request,
     check_seed,
 )
@@ -68,6 +70,29 @@ def split_lines(text: str) -> list[str]:
     if current:
         lines.append("".join(current))
     return lines
+
+
+def _more_plans(first, build, theme, vocab, form, acrostic, table, seed, wanted: int) -> list:
+    """Up to ``wanted`` more plans of ``theme`` for the same request, each its own draw, none placing the same keywords
+    as another; a draw that cannot be planned (the first one could) is left out."""
+    from tangpoet.decoding.planning.request import placed_plan, theme_constraint
+    from tangpoet.errors import ConstraintError
+
+    plans, seen = [], {placed_plan(first)}
+    for draw in range(1, 2 * wanted + 1):  # a few spare draws for repeats
+        if len(plans) == wanted:
+            break
+        try:
+            _, planned = theme_constraint(theme, vocab, form, acrostic, table, seed, draw=draw)
+            built = build((planned,), draw)
+        except ConstraintError:
+            continue
+        placed = placed_plan(built)
+        if placed in seen or built.max_len != first.max_len or not np.array_equal(built.prompt, first.prompt):
+            continue
+        seen.add(placed)
+        plans.append(built)
+    return plans
 
 
 def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model: str) -> dict[str, Any]:
@@ -127,7 +152,9 @@ def write(
     object with ``score``; default ``coherence``), ``score`` then being the scorer's. ``theme``: one keyword per line
     planned from corpus statistics (``theme_table``: a :class:`~tangpoet.decoding.planning.ThemeTable` or its file;
     default the bundled one), each placed as a word; a poem's ``plan`` is what was placed; without ``form`` or
-    ``acrostic`` a themed poem is a 五言绝句. ``stepper``: the step decoder the model's steps go through
+    ``acrostic`` a themed poem is a 五言绝句; with ``candidates`` and a sampling decoder the candidate rows are dealt
+    among up to :data:`~tangpoet.limits.THEME_PLANS` plans of the theme (one batch still), so the scorer chooses the
+    plan too. ``stepper``: the step decoder the model's steps go through
     (default: the model's own, :meth:`StepDecoder.of <tangpoet.decoding.stepper.StepDecoder.of>`); a server passes
     one that batches its requests' steps (:class:`tangpoet.serve.engine.ProxyStepper`).
     """
@@ -170,24 +197,35 @@ def write(
     recorded = _recorded_script(model)
     begin = scripts.to_vocabulary(begin, model.vocab, recorded)  # typed in the other script: converted
     acrostic = scripts.to_vocabulary(acrostic, model.vocab, recorded)
-    if theme:
-        from tangpoet.decoding.planning.request import theme_constraint
+    from tangpoet.decoding.planning.request import placed_plan, theme_constraint
 
+    def build(extra, *draw: int):
+        return build_constraints(
+            model.vocab,
+            begin=begin or "",
+            acrostic=acrostic or "",
+            form=form,
+            max_len=max_len,
+            no_repeat=no_repeat,
+            no_repeat_ngram=no_repeat_ngram,
+            constraints=constraints + extra,
+            keywords=keywords,
+            rng=np.random.default_rng([seed, 12, *draw]),  # plan choices: their own stream, so decoding draws stay the same
+            verse=recorded_verse_chars(getattr(model, "metadata", None)),  # free verse: the model's corpus's lengths
+        )
+
+    planned = ()
+    if theme:
+        from tangpoet.decoding.planning import load_table
+
+        theme_table = load_table(theme_table)  # once, for every plan drawn from it
         form, planned = theme_constraint(theme, model.vocab, form, acrostic, theme_table, seed)
-        constraints += (planned,)
-    constraints = build_constraints(
-        model.vocab,
-        begin=begin or "",
-        acrostic=acrostic or "",
-        form=form,
-        max_len=max_len,
-        no_repeat=no_repeat,
-        no_repeat_ngram=no_repeat_ngram,
-        constraints=constraints,
-        keywords=keywords,
-        rng=np.random.default_rng([seed, 12]),  # plan choices: their own stream, so decoding draws stay the same
-        verse=recorded_verse_chars(getattr(model, "metadata", None)),  # free verse: the model's corpus's lengths
-    )
+        planned = (planned,)
+    built = build(planned)
+    plans = [built]  # best-of-N with a theme: the candidates dealt among several plans of it
+    if theme and ranker is not None and rows > 1 and rows_can_differ(strategy):
+        plans += _more_plans(built, build, theme, model.vocab, form, acrostic, theme_table, seed, min(rows, THEME_PLANS) - 1)
+    constraints = built
     from tangpoet.decoding.stepper import StepDecoder
 
     rng = np.random.default_rng(seed)
@@ -199,7 +237,10 @@ def write(
     poems: list[Candidate] = []
     for start in range(0, rows, POEM_BATCH):  # bounded memory for any num; one batch (the same poems) up to 64
         batch = min(POEM_BATCH, rows - start)
-        written = strategy.decode(stepper, constraints.prompt, constraints.chain, constraints.max_len, rng, num=batch)
+        chain = constraints.chain if len(plans) == 1 else RowChains(
+            [p.chain for p in plans], (start + np.arange(batch)) % len(plans), [placed_plan(p) for p in plans]
+        )
+        written = strategy.decode(stepper, constraints.prompt, chain, constraints.max_len, rng, num=batch)
         poems += written
         if len(written) < batch:  # a deterministic decoder (greedy) writes one poem whatever num
             break
@@ -209,10 +250,8 @@ def write(
         from tangpoet.decoding.scoring.request import rank
 
         poems = rank(poems, ranker, stepper, num)
-    from tangpoet.decoding.planning.request import placed_plan
-
     plan = placed_plan(constraints)
-    if plan:
+    if plan and len(plans) == 1:  # several plans: each candidate carries its own
         poems = [dataclasses.replace(poem, plan=plan) for poem in poems]
     if script is not None:
         poems = [dataclasses.replace(poem, text=scripts.convert(poem.text, script)) for poem in poems]

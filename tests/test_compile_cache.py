@@ -81,3 +81,37 @@ def test_a_jax_process_started_through_tangpoet_writes_the_cache(clean_env):
     done = _run(env, code)
     assert done.returncode == 0, done.stderr
     assert not (clean_env / "off" / "tangpoet" / "jax").exists()
+
+
+def test_repair_stamps_programs_a_killed_writer_left_without_one(tmp_path):
+    (tmp_path / "jit_a-cache").write_bytes(b"program")
+    (tmp_path / "jit_b-cache").write_bytes(b"program")
+    (tmp_path / "jit_b-atime").write_bytes((123).to_bytes(8, "little"))
+    assert compile_cache.repair(tmp_path) == 1
+    assert int.from_bytes((tmp_path / "jit_a-atime").read_bytes(), "little") == 0  # the first to be evicted
+    assert int.from_bytes((tmp_path / "jit_b-atime").read_bytes(), "little") == 123  # a stamp is never touched
+    assert compile_cache.repair(tmp_path) == 0 and compile_cache.repair(tmp_path / "missing") == 0
+
+
+@pytest.mark.jax
+def test_a_program_without_its_stamp_does_not_stop_the_cache_growing(clean_env):
+    pytest.importorskip("filelock")  # JAX bounds (and evicts from) the folder only with it
+    folder = clean_env / "xdg" / "tangpoet" / "jax"
+    folder.mkdir(parents=True)
+    (folder / "jit_orphan-cache").write_bytes(b"left by a process killed between JAX's two writes")
+    code = (
+        "from tangpoet.backend import ensure_backend\n"
+        "ensure_backend('jax')\n"
+        "import jax, jax.numpy as jnp\n"
+        "print(float(jax.jit(lambda x: jnp.sin(x) * 7.0)(jnp.float32(0.25))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    env.update(XDG_CACHE_HOME=str(clean_env / "xdg"), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    env.pop(compile_cache.DISABLE_ENV, None)
+    env.pop("TANGPOET_CACHE_DIR", None)
+    done = _run(env, code)
+    assert done.returncode == 0, done.stderr
+    assert "Error writing persistent compilation cache" not in done.stderr, done.stderr
+    written = [p for p in folder.iterdir() if p.name.endswith("-cache") and p.name != "jit_orphan-cache"]
+    assert written, sorted(p.name for p in folder.iterdir())

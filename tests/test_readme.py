@@ -290,6 +290,9 @@ def test_readme_install_and_test_commands_match_ci(command: Command):
         tox_ini = (ROOT / "tox.ini").read_text(encoding="utf-8")
         if words == ["tox"]:
             assert re.search(r"^python3 -m tox$", ci_script(), re.M), ".ci/run does not run plain tox"
+        elif words[1:2] == ["-p"]:  # the CPU envs in parallel, as CI runs them
+            pattern = rf"^python3 -m tox -p {words[2]}( --parallel-no-spinner)?$"
+            assert len(words) == 3 and re.search(pattern, ci_script(), re.M), ".ci/run does not run " + command.line
         else:
             assert words[1:2] == ["-m"] and re.search(rf"^\s+{words[2]} = ", tox_ini, re.M), command.line
     elif words[0] == "mkdocs":

@@ -130,6 +130,38 @@ def test_a_themed_poem_without_a_form_is_a_quatrain_and_carries_its_plan():
     assert not theme_checker(poem).check(poem.text, None)
 
 
+def test_best_of_n_with_a_theme_deals_its_candidates_among_plans_each_kept():
+    poems = write(tiny_model(), theme="明月", decoder="top-p", num=6, candidates=6, seed=3, form="七绝")
+    plans = {poem.plan for poem in poems}
+    assert 2 <= len(plans) <= 6, plans  # several plans of one theme, in one batch
+    for poem in poems:
+        check_poem(poem.text, form="七绝")
+        assert_plan_kept(poem)
+        assert not theme_checker(poem).check(poem.text, None)
+    again = write(tiny_model(), theme="明月", decoder="top-p", num=6, candidates=6, seed=3, form="七绝")
+    assert [(p.text, p.plan) for p in again] == [(p.text, p.plan) for p in poems]  # the same seed, the same poems
+    # one row per plan at most THEME_PLANS; without candidates, or with beam (one search), one plan for all
+    assert len({p.plan for p in write(tiny_model(), theme="明月", decoder="top-p", num=3, seed=3)}) == 1
+    beams = write(tiny_model(), theme="明月", decoder="beam", beam_width=4, num=2, candidates=4, seed=3)
+    assert len({p.plan for p in beams}) == 1
+
+
+def test_row_chains_run_each_row_through_its_groups_chain():
+    from tangpoet.decoding.rows import RowChains
+
+    def adds(k):
+        return lambda history, log_probs: log_probs + k
+
+    chains = RowChains([adds(1), adds(10)], [0, 1, 1, 0], [("a",), ("b",)])
+    history, log_probs = np.zeros((4, 2), dtype=np.int64), np.zeros((4, 3))
+    out = chains.apply(history, log_probs, np.array([1, 2, 3]))  # row 0 has ended
+    assert out[:, 0].tolist() == [10, 10, 1]
+    with pytest.raises(TypeError):
+        chains(history, log_probs)  # a decoder with its own loop never gets one
+    with pytest.raises(ValueError):
+        RowChains([adds(1)], [0, 1], [("a",)])
+
+
 # -- every accepted request comes out right --------------------------------------------------------------------------
 PROSODY = [s for s in ("regulated",) if CONSTRAINTS.resolve(s) is not None]
 
@@ -208,6 +240,22 @@ def test_show_plan_prints_the_plan_then_poems_that_keep_it(model_file):
     for word, line in zip(words, lines):
         assert word in line, (word, line)
     check_poem("".join(lines), form=DEFAULT_THEME_FORM)
+
+
+def test_show_plan_prints_each_poems_own_plan_above_it(model_file):
+    result = CliRunner().invoke(main, ["write", "--model", model_file, "--theme", "明月", "--show-plan", "--num", "4",
+                                       "--candidates", "8", "--decoder", "top-p", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    blocks = result.stdout.strip().split("\n\n")
+    assert len(blocks) == 8  # a plan line, then its poem, four times
+    shown = set()
+    for plan_block, poem_block in zip(blocks[::2], blocks[1::2]):
+        assert plan_block.startswith("plan (明月): ")
+        words = plan_block.split(": ", 1)[1].split(" / ")
+        shown.add(tuple(words))
+        for word, line in zip(words, poem_block.splitlines()):
+            assert word in line, (word, line)
+    assert len(shown) >= 2
 
 
 def test_theme_in_json_composes_with_acrostic_and_form(model_file):

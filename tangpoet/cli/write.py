@@ -58,7 +58,7 @@ def _complete_form(ctx, param, incomplete: str) -> list[str]:
 )
 @click.option("--keywords", default="", help="Words of 1-4 characters every poem contains, each inside one line, e.g. 秋月,故乡.")
 @click.option("--theme", default=None, help="A theme, e.g. 秋思: one keyword per line from corpus statistics, each read as a word (default form 五言绝句).")
-@click.option("--show-plan", is_flag=True, help="With --theme: print the keyword of each line before the poems.")
+@click.option("--show-plan", is_flag=True, help="With --theme: print the keyword of each line before each poem.")
 @click.option("--theme-table", default=None, metavar="PATH", help="Theme statistics of another corpus (tools/build_theme_table.py; default: the bundled model's).")
 @decoder_options
 @click.option("--no-repeat-ngram", type=int, default=0, show_default=True, help="No n-gram of this size twice (0: off).")
@@ -118,11 +118,11 @@ def write(
         ]
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    if show_plan and poems:
-        click.echo(f"plan ({options['theme']}): " + " / ".join(word or "—" for word in poems[0].plan))
-        click.echo("")
     for i, poem in enumerate(poems):
         if i:
+            click.echo("")
+        if show_plan:  # each poem's own plan (best-of-N with a theme draws several)
+            click.echo(f"plan ({options['theme']}): " + " / ".join(word or "—" for word in poem.plan))
             click.echo("")
         for line in split_lines(poem.text):
             click.echo(line)

@@ -8,6 +8,7 @@ and returns ranked :class:`Candidate` s. Keras is not imported here: log-probs a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ import numpy as np
 
 from tangpoet.errors import DecoderOptionError, OptionError
 from tangpoet.data.vocab import BOS_ID, EOS_ID, PAD_ID
+from tangpoet.decoding.rows import RowChains
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Decoder:
     options: ClassVar[tuple[str, ...]] = ()
     #: ``score`` of sampled/greedy candidates is the mean log-probability per generated token.
     length_penalty: float = 1.0
+    #: rows are independent samples (each may be written under its own chain: :mod:`tangpoet.decoding.rows`)
+    independent_rows: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         unknown = sorted(set(options) - set(self.options))
@@ -148,18 +152,25 @@ class Rollout:
     def propose(self, log_probs: np.ndarray) -> np.ndarray | None:
         """First half of :meth:`advance`: the processed log-probs of the active rows to choose from, or ``None`` at
         the max length (the rows that may end there end)."""
-        history, active, chain = self.history, self.active, self.chain
+        history, active = self.history, self.active
         self._log_probs = log_probs
         if history.shape[1] >= self.max_len:
             # max length: <eos> does not count towards it, so a row that may end here ends; the others are cut
             if active.any():
-                can_end = np.isfinite(chain(history[active], log_probs[active])[:, EOS_ID])
+                can_end = np.isfinite(self._processed(active)[:, EOS_ID])
                 ending = np.flatnonzero(active)[can_end]
                 self.log_prob[ending] += log_probs[ending, EOS_ID]
                 self.generated[ending] += 1
                 self.finished[ending] = True
             return None
-        return chain(history[active], log_probs[active])
+        return self._processed(active)
+
+    def _processed(self, rows: np.ndarray) -> np.ndarray:
+        """The chain's log-probs for the ``rows`` (a mask) of the batch; with :class:`~tangpoet.decoding.rows.RowChains`
+        each row through its own group's chain."""
+        if isinstance(self.chain, RowChains):
+            return self.chain.apply(self.history, self._log_probs, np.flatnonzero(rows))
+        return self.chain(self.history[rows], self._log_probs[rows])
 
     def take(self, chosen) -> np.ndarray | None:
         """Second half of :meth:`advance`: the tokens chosen for the active rows → the tokens to feed, or ``None``."""
@@ -190,7 +201,21 @@ class Rollout:
             log_probs, state = stepper.step(tokens, state)
 
     def result(self, vocab) -> list[Candidate]:
-        return self.decoder.rank(vocab, self.history, self.log_prob, self.generated, self.finished)
+        if not isinstance(self.chain, RowChains):
+            return self.decoder.rank(vocab, self.history, self.log_prob, self.generated, self.finished)
+        ranked: list[Candidate] = []  # each group's rows ranked as the decoder ranks, with the group's plan
+        for group, plan in enumerate(self.chain.plans):
+            rows = self.chain.groups == group
+            if rows.any():
+                mine = self.decoder.rank(vocab, self.history[rows], self.log_prob[rows], self.generated[rows], self.finished[rows])
+                ranked += [dataclasses.replace(candidate, plan=plan) for candidate in mine]
+        return sort_candidates(ranked)
+
+
+def rows_can_differ(decoder) -> bool:
+    """Whether ``decoder``'s rows are independent samples stepped by the shared loop (:class:`Rollout`), so each may be
+    written under its own chain (:class:`~tangpoet.decoding.rows.RowChains`)."""
+    return bool(getattr(decoder, "independent_rows", False)) and type(decoder).decode is Decoder.decode
 
 
 def sort_candidates(candidates: list[Candidate]) -> list[Candidate]:

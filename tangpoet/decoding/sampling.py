@@ -34,6 +34,7 @@ class SampleDecoder(Decoder):
 
     name = "sample"
     options = ("temperature",)
+    independent_rows = True
 
     def __init__(self, temperature: float | None = None, **options):
         super().__init__(**options)

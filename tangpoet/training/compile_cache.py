@@ -12,7 +12,11 @@ Settings the user made (``JAX_COMPILATION_CACHE_DIR`` and friends) win.
 - programs that took at least :data:`MIN_COMPILE_SECONDS` to compile are cached (JAX's default, 1 s, would skip the
   decoder's step and most train steps of a small model on a fast machine); the folder is bounded to
   :data:`MAX_BYTES` (least recently used entries go first) where the ``filelock`` package is installed (JAX
-  needs it for that; without it the folder is not bounded).
+  needs it for that; without it the folder is not bounded);
+- a program whose writer was killed between JAX's two files (the program, then its ``-atime`` stamp) would make every
+  later write into the bounded folder fail (JAX reads every stamp before it evicts: ``Error writing persistent
+  compilation cache entry … -atime``), so the cache would never grow again: :func:`repair` gives such a program the
+  oldest stamp (the first to be evicted) before JAX starts.
 """
 
 from __future__ import annotations
@@ -84,4 +88,30 @@ def configure(backend: str) -> Path | None:
                 jax.config.update(name.lower(), kind(value))
             except Exception:  # an old or unusual JAX: run without the cache rather than fail
                 return None
-    return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    folder = Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    if os.environ.get("JAX_COMPILATION_CACHE_MAX_SIZE", "-1") not in ("-1", ""):  # bounded: JAX reads every stamp
+        repair(folder)
+    return folder
+
+
+CACHE_SUFFIX, ATIME_SUFFIX = "-cache", "-atime"  # jax/_src/lru_cache.py's two files per program
+
+
+def repair(folder: Path) -> int:
+    """Give every program in ``folder`` that lacks its ``-atime`` stamp the oldest one (0): JAX's eviction reads every
+    stamp and fails without one. Returns how many were repaired; a folder that cannot be read is left alone."""
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return 0
+    repaired = 0
+    for name in names:
+        if name.endswith(CACHE_SUFFIX) and name[: -len(CACHE_SUFFIX)] + ATIME_SUFFIX not in names:
+            stamp = folder / (name[: -len(CACHE_SUFFIX)] + ATIME_SUFFIX)
+            try:
+                with open(stamp, "xb") as f:  # "x": a writer that finishes meanwhile keeps its own stamp
+                    f.write((0).to_bytes(8, "little"))
+                repaired += 1
+            except OSError:
+                pass
+    return repaired

@@ -27,9 +27,10 @@ def check_theme(theme: str | None) -> str:
     return theme
 
 
-def theme_constraint(theme: str, vocab, form, acrostic: str, table: Any, seed: int):
+def theme_constraint(theme: str, vocab, form, acrostic: str, table: Any, seed: int, draw: int = 0):
     """``(form, ThemeConstraint)``: the plan of ``theme`` for a poem of ``form`` (default :data:`DEFAULT_THEME_FORM`
-    when there is neither a form nor an acrostic) with the model's ``vocab``, drawn with the request's seed."""
+    when there is neither a form nor an acrostic) with the model's ``vocab``, drawn with the request's seed (``draw``
+    > 0: another plan of the same request, for another group of candidates)."""
     from tangpoet.decoding.forms import get_form
     from tangpoet.decoding.planning import DEFAULT_THEME_FORM, load_table, plan_theme
     from tangpoet.decoding.planning.constraint import ThemeConstraint, encode_lines
@@ -39,7 +40,7 @@ def theme_constraint(theme: str, vocab, form, acrostic: str, table: Any, seed: i
     shape = get_form(form) if form else None
     lines = shape.lines if shape is not None else len(acrostic)
     table = load_table(table)
-    plan = plan_theme(theme, lines, table, np.random.default_rng([seed, 13]), known=lambda c: c in vocab,
+    plan = plan_theme(theme, lines, table, np.random.default_rng([seed, 13, draw] if draw else [seed, 13]), known=lambda c: c in vocab,
                       chars=shape.chars if shape is not None else None)
     return form, ThemeConstraint(table, lines=encode_lines(plan.lines()), theme=theme)
 
