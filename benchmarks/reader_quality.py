@@ -162,11 +162,11 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
         results.append({"poems": label, "setting": "—", **row})
         show(label, "—", row, None)
     settings = [(theme, constraint) for theme in (False, True) for constraint in (False, True) if have_prosody or not constraint]
-    wanted = [part.split(":", 1) + [None] for part in args.reader_rows.split(",")] if args.reader_rows else None
+    wanted = [part.split(":", 1) for part in args.reader_rows.split(",")] if args.reader_rows else None  # [METHOD, SETTING?]
     for label, decoder, options, candidates in METHODS:
         for themed, constrained in settings:
             setting = " + ".join(s for s, on in (("theme", themed), ("regulated", constrained)) if on) or "plain"
-            if wanted is not None and not any(m == label and (w is None or w == setting) for m, w, *_ in wanted):
+            if wanted is not None and not any(w[0] == label and w[1:] in ([], [setting]) for w in wanted):
                 continue
             written, began = [], time.perf_counter()
             for index in range(args.reader_num):

@@ -72,10 +72,10 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def _more_plans(first, build, theme, vocab, form, acrostic, table, seed, wanted: int) -> list:
-    """Up to ``wanted`` more plans of ``theme`` for the same request, each its own draw, none placing the same keywords
-    as another; a draw that cannot be planned (the first one could) is left out."""
-    from tangpoet.decoding.planning.request import placed_plan, theme_constraint
+def _more_plans(first, redraw, wanted: int) -> list:
+    """Up to ``wanted`` more plans of the request's theme (``redraw(draw)``: the constraints built with draw ``draw`` of
+    it), none placing the same keywords as another; a draw that cannot be planned (the first one could) is left out."""
+    from tangpoet.decoding.planning.request import placed_plan
     from tangpoet.errors import ConstraintError
 
     plans, seen = [], {placed_plan(first)}
@@ -83,8 +83,7 @@ def _more_plans(first, build, theme, vocab, form, acrostic, table, seed, wanted:
         if len(plans) == wanted:
             break
         try:
-            _, planned = theme_constraint(theme, vocab, form, acrostic, table, seed, draw=draw)
-            built = build((planned,), draw)
+            built = redraw(draw)
         except ConstraintError:
             continue
         placed = placed_plan(built)
@@ -199,6 +198,8 @@ def write(
     acrostic = scripts.to_vocabulary(acrostic, model.vocab, recorded)
     from tangpoet.decoding.planning.request import placed_plan, theme_constraint
 
+    requested = constraints  # the request's own; `constraints` becomes what was built from them
+
     def build(extra, *draw: int):
         return build_constraints(
             model.vocab,
@@ -208,24 +209,29 @@ def write(
             max_len=max_len,
             no_repeat=no_repeat,
             no_repeat_ngram=no_repeat_ngram,
-            constraints=constraints + extra,
+            constraints=requested + extra,
             keywords=keywords,
             rng=np.random.default_rng([seed, 12, *draw]),  # plan choices: their own stream, so decoding draws stay the same
             verse=recorded_verse_chars(getattr(model, "metadata", None)),  # free verse: the model's corpus's lengths
         )
 
-    planned = ()
+    extra = ()
     if theme:
         from tangpoet.decoding.planning import load_table
 
         theme_table = load_table(theme_table)  # once, for every plan drawn from it
         form, planned = theme_constraint(theme, model.vocab, form, acrostic, theme_table, seed)
-        planned = (planned,)
-    built = build(planned)
-    plans = [built]  # best-of-N with a theme: the candidates dealt among several plans of it
+        extra = (planned,)
+    constraints = build(extra)
+    plans = [constraints]  # best-of-N with a theme: the candidates dealt among several plans of it
     if theme and ranker is not None and rows > 1 and rows_can_differ(strategy):
-        plans += _more_plans(built, build, theme, model.vocab, form, acrostic, theme_table, seed, min(rows, THEME_PLANS) - 1)
-    constraints = built
+
+        def redraw(draw: int):
+            _, planned = theme_constraint(theme, model.vocab, form, acrostic, theme_table, seed, draw=draw)
+            return build((planned,), draw)
+
+        plans += _more_plans(constraints, redraw, min(rows, THEME_PLANS) - 1)
+    placed = [placed_plan(p) for p in plans]
     from tangpoet.decoding.stepper import StepDecoder
 
     rng = np.random.default_rng(seed)
@@ -238,7 +244,7 @@ def write(
     for start in range(0, rows, POEM_BATCH):  # bounded memory for any num; one batch (the same poems) up to 64
         batch = min(POEM_BATCH, rows - start)
         chain = constraints.chain if len(plans) == 1 else RowChains(
-            [p.chain for p in plans], (start + np.arange(batch)) % len(plans), [placed_plan(p) for p in plans]
+            [p.chain for p in plans], (start + np.arange(batch)) % len(plans), placed
         )
         written = strategy.decode(stepper, constraints.prompt, chain, constraints.max_len, rng, num=batch)
         poems += written
@@ -250,9 +256,8 @@ def write(
         from tangpoet.decoding.scoring.request import rank
 
         poems = rank(poems, ranker, stepper, num)
-    plan = placed_plan(constraints)
-    if plan and len(plans) == 1:  # several plans: each candidate carries its own
-        poems = [dataclasses.replace(poem, plan=plan) for poem in poems]
+    if placed[0] and len(plans) == 1:  # several plans: each candidate carries its own
+        poems = [dataclasses.replace(poem, plan=placed[0]) for poem in poems]
     if script is not None:
         poems = [dataclasses.replace(poem, text=scripts.convert(poem.text, script)) for poem in poems]
     return poems

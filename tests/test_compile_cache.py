@@ -54,6 +54,16 @@ def test_only_jax_is_configured_and_the_users_choice_wins(clean_env, monkeypatch
     assert "JAX_COMPILATION_CACHE_DIR" not in os.environ
 
 
+def _jax_env(clean_env) -> dict[str, str]:
+    """A JAX process's environment with the cache under ``clean_env``/xdg, on by default, no cache setting of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    env.update(XDG_CACHE_HOME=str(clean_env / "xdg"), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")  # the user's setting wins: cache even tiny programs
+    env.pop(compile_cache.DISABLE_ENV, None)
+    env.pop("TANGPOET_CACHE_DIR", None)
+    return env
+
+
 def _run(env, code):
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
 
@@ -66,11 +76,7 @@ def test_a_jax_process_started_through_tangpoet_writes_the_cache(clean_env):
         "import jax, jax.numpy as jnp\n"
         "print(float(jax.jit(lambda x: jnp.tanh(x) * 3.0)(jnp.float32(0.5))))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
-    env.update(XDG_CACHE_HOME=str(clean_env / "xdg"), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")  # the user's setting wins: cache even tiny programs
-    env.pop(compile_cache.DISABLE_ENV, None)
-    env.pop("TANGPOET_CACHE_DIR", None)
+    env = _jax_env(clean_env)
     done = _run(env, code)
     assert done.returncode == 0, done.stderr
     folder = clean_env / "xdg" / "tangpoet" / "jax"
@@ -105,11 +111,7 @@ def test_a_program_without_its_stamp_does_not_stop_the_cache_growing(clean_env):
         "import jax, jax.numpy as jnp\n"
         "print(float(jax.jit(lambda x: jnp.sin(x) * 7.0)(jnp.float32(0.25))))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
-    env.update(XDG_CACHE_HOME=str(clean_env / "xdg"), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
-    env.pop(compile_cache.DISABLE_ENV, None)
-    env.pop("TANGPOET_CACHE_DIR", None)
+    env = _jax_env(clean_env)
     done = _run(env, code)
     assert done.returncode == 0, done.stderr
     assert "Error writing persistent compilation cache" not in done.stderr, done.stderr

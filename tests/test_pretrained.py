@@ -26,7 +26,7 @@ def test_info_describes_the_bundled_model():
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     # held-out NLL recorded at training time: the project's bar is 4.20 nats/char (docs/model-file.md: the bundled model)
-    assert info["val_nll"] is not None and 3.5 < info["val_nll"] <= BAR
+    assert info["val_nll"] is not None and 4.0 < info["val_nll"] <= BAR
     assert info["corpus"]["kept"] > 40_000 and info["vocab_size"] > 5_000
 
 

@@ -32,6 +32,7 @@ RESUMED_OPTIONS = {
 }
 _FROM_STATE = ("seed", "val_split", "optimizer", "steps_per_epoch", "ema")  # in state.json, not the model's config
 _DEFAULTS = {"tie_embeddings": False, "dropout": 0.0, "embedding_dropout": 0.0}  # absent from older model files
+_STATE_DEFAULTS = {"optimizer": "adam", "ema": 0.0}  # absent from checkpoints before --optimizer / --ema existed
 
 
 def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -47,9 +48,7 @@ def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any] | None:
         return None
     architecture = [name for name in RESUMED_OPTIONS if name not in _FROM_STATE]
     settings = {name: config.get(name, _DEFAULTS.get(name)) for name in architecture}
-    settings.update({name: state.get(name) for name in _FROM_STATE})
-    settings["optimizer"] = state.get("optimizer", "adam")  # checkpoints before --optimizer existed: Adam
-    settings["ema"] = state.get("ema", 0.0)  # checkpoints before --ema existed: no average
+    settings.update({name: state.get(name, _STATE_DEFAULTS.get(name)) for name in _FROM_STATE})
     return settings
 
 
