@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parent.parent
 BEGINS = "山月春风花水云夜秋日江天雨人雪君高青长白"
 DECODERS = ("greedy", "sample", "top-k", "top-p", "beam")
 FORMS = ("五言绝句", "七言绝句", "五言律诗", "七言律诗")
-VERSE_END = "，。？！；"
+from verse_judges import VERSE_END, outside_checker, verses  # noqa: E402,F401 (re-exported: checker_on_tang.py, outside_check.py)
 
 
 def parse_args(argv=None):
@@ -87,19 +87,6 @@ def parse_args(argv=None):
 
     add_arguments(parser)
     return parser.parse_args(argv)
-
-
-def verses(text: str) -> list[str]:
-    out, current = [], []
-    for char in text:
-        if char in VERSE_END:
-            out.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    if current:
-        out.append("".join(current))
-    return out
 
 
 def well_formed(text: str, finished: bool) -> bool:
@@ -247,34 +234,6 @@ def quality_tables(model, path, backend, decoders, contents, all_verses, args, r
 
 
 # ------------------------------------------------------------------------------------------------ regulated verse
-def outside_checker():
-    """pingshui-rhyme's ``PoemStructureChecker`` as ``text -> (rhyme ok, meter ok)`` on the text in traditional
-    characters, or None where pingshui-rhyme / OpenCC are missing. pingshui-rhyme's modules import
-    ``pkg_resources`` (gone from setuptools >= 81): a two-line stand-in serves its one call where it is missing."""
-    import os
-    import types
-
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
-        shim = types.ModuleType("pkg_resources")
-        shim.resource_filename = lambda module, resource: os.path.join(
-            os.path.dirname(sys.modules[module].__file__), resource)
-        sys.modules["pkg_resources"] = shim
-    try:
-        from opencc import OpenCC
-        from pingshui_rhyme import PoemStructureChecker
-    except ImportError:
-        return None
-    checker, to_traditional = PoemStructureChecker(), OpenCC("s2t").convert
-
-    def check(text: str) -> tuple[bool, bool]:
-        traditional = to_traditional(text)
-        return bool(checker.check_poem_rhyming(traditional)[0]), bool(checker.check_poem_pingze_meter(traditional)[0])
-
-    return check
-
-
 def regulated_rows(model, form: str, decoder: str, constraints, args) -> list[dict]:
     """``--regulated-num`` poems of ``form``: begin characters in turn, one poem each (seed = --seed + index)."""
     from tangpoet.writing import write

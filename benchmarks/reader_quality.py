@@ -100,7 +100,7 @@ class Measure:
         self.regulated = regulated
 
     def __call__(self, poems, check_regulated: bool = False) -> dict:
-        from poem_quality import verses
+        from verse_judges import verses
 
         texts = [p.text for p in poems]
         bigrams = [v[i : i + 2] for t in texts for v in verses(t) for i in range(len(v) - 1)]
@@ -123,7 +123,7 @@ class Measure:
 
 def reader_table(model, path, backend, contents, all_verses, args, report) -> bool:
     """The reader table (see the module); True when every poem written under the constraint passes its check."""
-    from poem_quality import outside_checker
+    from verse_judges import outside_checker
 
     from tangpoet.decoding.constraints import CONSTRAINTS
     from tangpoet.decoding.scoring.anchors import shape_of

@@ -17,6 +17,11 @@ time over tangpoet's. The table shows min / median / max seconds and the median 
 
     python benchmarks/whole_fit.py --backends torch,jax,tensorflow --rounds 3
     python benchmarks/whole_fit.py --poems 4000 --epochs 5 --rounds 3
+    python benchmarks/whole_fit.py --backends torch --bf16 torch --rounds 3    # + a `fit --precision bf16` row
+
+The backends' rows run ``fit`` as a user's first fit does, with the default ``--precision auto`` (bfloat16 only on a
+CPU with native bfloat16 instructions where the backend measures faster with it; the run says which); ``--bf16 B,...``
+adds a row per backend named with ``--precision bf16`` forced, and one with ``--precision fp32`` forced beside it.
 
 ``tangpoet`` runs with the interpreter running this script (``--python-for B=PATH`` for another environment); the
 native scripts with ``--native-python`` (default: the same), which needs torch and tangpoet.
@@ -131,6 +136,8 @@ def main(argv=None) -> int:
     p.add_argument("--python-for", action="append", default=[], metavar="BACKEND=PATH",
                    help="the interpreter for one backend's tangpoet (default: this one)")
     p.add_argument("--no-warm", action="store_true", help="JAX: skip the run with a warm compilation cache")
+    p.add_argument("--bf16", default="", metavar="B,...",
+                   help="backends that also run with --precision bf16 and --precision fp32 forced (default: none)")
     p.add_argument("--no-same-batches", action="store_true", help="skip the same-batches PyTorch script")
     args = p.parse_args(argv)
     pythons = dict(item.split("=", 1) for item in args.python_for)
@@ -157,6 +164,9 @@ def main(argv=None) -> int:
                 commands.append((f"tangpoet {backend}, warm compile cache", backend, fit))
         else:
             commands.append((f"tangpoet {backend}", backend, fit))
+        if backend in args.bf16.split(","):  # fit --precision: bfloat16 compute, and float32 forced beside it
+            for forced in ("fp32", "bf16"):
+                commands.append((f"tangpoet {backend}, --precision {forced}", backend, [*fit, "--precision", forced]))
     if not args.no_same_batches:
         commands.append(("plain PyTorch, tangpoet's batches", None,
                          [args.native_python, "-c", NATIVE, str(corpus), str(work / "same.pt"), *native_args, "0"]))

@@ -82,3 +82,22 @@ class Scorer:
 def evaluate(model, sequences: Sequence[np.ndarray], batch_size: int = 64) -> Evaluation:
     """Score encoded poems (character ids without ``<bos>``/``<eos>``)."""
     return Scorer(model)(Batches(sequences, batch_size, shuffle=False))
+
+
+def evaluate_titles(model, poems, batch_size: int = 64) -> tuple[Evaluation, Evaluation, int]:
+    """A title-aware model (``fit --titles``) on ``poems`` (:class:`~tangpoet.data.corpus.Poem`): ``(given the
+    title, without it, poems scored with their title)``. Both figures count the same tokens — each poem's content
+    and its ``<eos>``, never a title's characters; a poem whose title cleans to nothing or is one the model was
+    trained to see as generic (its file records them) is scored without its title in both."""
+    from tangpoet.data.titles import ALWAYS_GENERIC, clean_title, encode_sequence
+
+    recorded = (getattr(model, "metadata", None) or {}).get("titles") or {}
+    generic = set(ALWAYS_GENERIC) | {t for t in recorded.get("generic", []) if isinstance(t, str)}
+    vocab, scorer = model.vocab, Scorer(model)
+    titles = [clean_title(p.title)[0] for p in poems]
+    titles = ["" if t in generic else t for t in titles]
+    given = [encode_sequence(vocab, t, p.content) for t, p in zip(titles, poems)]
+    plain = [vocab.encode(p.content) for p in poems]
+    with_title = scorer(Batches(given, batch_size, shuffle=False, started=True, content_only=True))
+    without = scorer(Batches(plain, batch_size, shuffle=False))
+    return with_title, without, sum(1 for t in titles if t)

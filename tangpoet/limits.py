@@ -40,6 +40,21 @@ MAX_MEMBERS = 64  # a .keras file holds three
 MAX_LAYERS = 64
 MAX_WIDTH = 65_536  # units and embedding width
 MAX_VOCABULARY = 1_000_000
+WEIGHTS_BYTES_PER_PARAMETER = 8  # the weights member holds at most float64 per weight the architecture has …
+WEIGHTS_OVERHEAD_BYTES = 4 * 2**20  # … plus HDF5's own structure (names, attributes: kilobytes per layer)
+PLUGIN_CELL_WEIGHTS = 16  # a plugin cell's weights: at most this many times the least any cell has (sizes unknown)
+MAX_CONFIG_DEPTH = 64  # JSON nesting in config.json / state.json (a model's is 6 deep)
+
+# -- files read as streams (corpora, poems to check: untrusted input) ---------------------------------------------
+MAX_LINE_BYTES = 2**20  # one line of a corpus or of a poem file: a kept poem is 200 characters (600 bytes) by default
+MAX_JSON_CORPUS_BYTES = 256 * 2**20  # one chinese-poetry JSON file (theirs are 1-4 MB each)
+MAX_CHECK_POEM_CHARS = 100_000  # check: one poem (the lines between blank lines); the longest regulated one is 56
+
+# -- checkpoints (fit --resume) and theme tables (write --theme-table): untrusted input like model files -----------
+MAX_STATE_BYTES = 64 * 2**20  # a checkpoint's state.json: history and lineage, kilobytes in practice
+MAX_EPOCHS = 1_000_000  # fit --epochs, and the epoch a checkpoint may say it reached
+MAX_OPTIMIZER_FACTOR = 4  # optimizer variables: at most this many times the model's weights (Adam holds 2×) …
+MAX_TABLE_BYTES = 256 * 2**20  # a theme table's arrays together (the bundled one is a few MB)
 
 
 def check_int(option: str, value, low: int, high: int) -> int:
@@ -168,3 +183,34 @@ MAX_CANDIDATES = POEM_BATCH  # --candidates: rows sampled and scored together, o
 MAX_HTTP_CANDIDATES = MAX_HTTP_POEMS  # an HTTP request's candidates: its rows share the server's batch like its poems
 THEME_PLANS = 8  # write --theme --candidates N: up to this many theme plans, the N candidate rows dealt among them
 MAX_THEME_LENGTH = 8  # --theme characters: a word or a short phrase (each character's statistics are looked up)
+
+# -- the work one request may ask for (write(): the CLI and the server both) ----------------------------------------
+DEFAULT_MAX_LENGTH = 128  # a poem's characters when no max length (and no form) says otherwise: write --max-len
+RANKING_STEPS = 4  # ranking candidates, at worst: model steps per candidate character (the coherence scorer's 4
+#                    anchor poems for each shape; measured: 1,654 steps for 6 candidates at max length 60)
+MAX_REQUEST_STEPS = 20_000  # model steps one request may take at worst: about a minute at 3 ms a step
+
+
+def request_steps(rows: int, max_len: int | None, ranked: bool) -> int:
+    """The model steps a request may take at worst: its rows written ``POEM_BATCH`` at a time, each step one
+    character, and with candidates to rank :data:`RANKING_STEPS` per candidate character."""
+    length = DEFAULT_MAX_LENGTH if max_len is None else max_len
+    return -(-rows // POEM_BATCH) * length + (rows * length * RANKING_STEPS if ranked else 0)
+
+
+def check_work(rows: int, max_len: int | None, ranked: bool) -> None:
+    """Refuse, in one line saying the bound, a request that may take more than :data:`MAX_REQUEST_STEPS` model
+    steps (e.g. 6 candidates of up to 1,000 characters, ranked: 25,000) — before any work."""
+    steps = request_steps(rows, max_len, ranked)
+    if steps <= MAX_REQUEST_STEPS:
+        return
+    length = DEFAULT_MAX_LENGTH if max_len is None else max_len
+    how = (
+        f"{rows:,} candidates × max length {length:,} × {RANKING_STEPS} to rank them, + writing them"
+        if ranked
+        else f"{rows:,} poems × max length {length:,}, {POEM_BATCH} at a time"
+    )
+    raise DecoderOptionError(
+        f"this request may take {steps:,} model steps ({how}); a request may take at most {MAX_REQUEST_STEPS:,}:"
+        f" ask for {'fewer candidates' if ranked else 'fewer poems'} or a shorter max length"
+    )

@@ -31,6 +31,7 @@ from tangpoet.limits import (
     THEME_PLANS,
     check_request,
     check_seed,
+    check_work,
 )
 
 __all__ = ["Candidate", "poem_record", "resolve_seed", "split_lines", "write"]
@@ -109,6 +110,8 @@ def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model
     }
     if poem.plan:
         record["plan"] = list(poem.plan)
+    if poem.title:
+        record["title"] = poem.title
     return record
 
 
@@ -132,6 +135,11 @@ def write(
     theme: str | None = None,
     theme_table: Any = None,
     stepper=None,
+    variant: int | None = None,
+    title: str | None = None,
+    template: str | None = None,
+    acrostic_at: Any = None,
+    polish: int = 0,
     **decoder_options: Any,
 ) -> list[Candidate]:
     """Write up to ``num`` poems with ``model`` (a PoemModel or a path to a model file), best first.
@@ -153,11 +161,21 @@ def write(
     default the bundled one), each placed as a word; a poem's ``plan`` is what was placed; without ``form`` or
     ``acrostic`` a themed poem is a 五言绝句; with ``candidates`` and a sampling decoder the candidate rows are dealt
     among up to :data:`~tangpoet.limits.THEME_PLANS` plans of the theme (one batch still), so the scorer chooses the
-    plan too. ``stepper``: the step decoder the model's steps go through
+    plan too. ``form`` may name a ci tune (词牌, e.g. ``浣溪沙``), ``variant`` its shape (1 = the commonest, the
+    default; ``tangpoet forms`` lists them). ``stepper``: the step decoder the model's steps go through
     (default: the model's own, :meth:`StepDecoder.of <tangpoet.decoding.stepper.StepDecoder.of>`); a server passes
-    one that batches its requests' steps (:class:`tangpoet.serve.engine.ProxyStepper`).
+    one that batches its requests' steps (:class:`tangpoet.serve.engine.ProxyStepper`). ``title`` (a title-aware
+    model only, ``fit --titles``): the poem is written to this title (read like a corpus title, in either script;
+    every decoder, form, constraint, theme and scorer then works given it), or with ``"auto"`` to a title the model
+    writes first (with the same decoder, one title for every poem of the call); each poem carries its ``title``.
+    ``template``: fixed characters at any positions, the rest written (``□□明月□，□□□□□。…``; placeholders ``□ _ ＿ *
+    ＊ ○``; the template's shape gives the form when none is given); ``acrostic_at``: the acrostic at the end of
+    each line (``"end"``, 藏尾) or at column N (藏中) instead of the start (both:
+    :mod:`~tangpoet.decoding.constraints.template`). ``polish``: that many rounds of :func:`tangpoet.revision.revise`
+    on each poem under the request's own rules (its ``score`` stays the decoder's).
     """
     from tangpoet.decoding.constraints import build_constraints, check_text, parse_keywords, resolve_constraints
+    from tangpoet.decoding.constraints.keywords import keywords_to_vocabulary
     from tangpoet.decoding.constraints.verse import recorded_verse_chars
 
     strategy = get_decoder(decoder, **decoder_options)
@@ -172,8 +190,13 @@ def write(
 
     rows, ranker = best_of_n(num, candidates, scorer)  # before any work: a bad count, an unknown scorer
     strategy.validate(rows)
+    check_work(rows, max_len, ranker is not None)  # steps × rows, at worst: bounded before any work
     theme = check_theme(theme)
-    if form:
+    if variant is not None:  # a ci tune's variant (又一体): 1 = its commonest shape
+        if not form:
+            raise DecoderOptionError("a variant needs a ci tune as the form (e.g. form 浣溪沙, variant 2)")
+        form = get_form(form, variant)
+    elif form:
         get_form(form)
     if not isinstance(begin or "", str) or not isinstance(acrostic or "", str):
         raise DecoderOptionError("begin and acrostic must be text")
@@ -181,6 +204,16 @@ def write(
     check_sizes(begin=begin or "", acrostic=acrostic or "", constraints=constraints)  # before reading them
     check_text("begin", begin or "")
     check_text("acrostic", acrostic or "")
+    from tangpoet.decoding.constraints.template import check_template_request
+
+    check_template_request(template, acrostic_at, acrostic or "")
+    if isinstance(polish, bool) or not isinstance(polish, int) or not 0 <= polish <= 64:
+        raise DecoderOptionError(f"polish takes a number of rounds from 0 to 64, got {polish!r}")
+    from tangpoet.decoding.titling import AUTO, check_title_request
+
+    title = check_title_request(title)
+    if title is not None:
+        check_text("title", title)
     begin, acrostic = normalise_text(begin or ""), normalise_text(acrostic or "")  # exactly like corpus text
     keywords = parse_keywords(keywords)
     check_sizes(begin=begin, acrostic=acrostic, keywords=keywords)
@@ -194,8 +227,20 @@ def write(
 
         model = load_model(model)
     recorded = _recorded_script(model)
+    if title is not None:  # an old model cannot read a title: one line, before any work
+        from tangpoet.decoding.titling import read_title, require_title_aware
+
+        require_title_aware(model)
+        if title != AUTO:
+            title = read_title(title, model.vocab, recorded)
     begin = scripts.to_vocabulary(begin, model.vocab, recorded)  # typed in the other script: converted
     acrostic = scripts.to_vocabulary(acrostic, model.vocab, recorded)
+    if template or acrostic_at is not None:  # fixed characters at any positions: a template constraint, planned first
+        from tangpoet.decoding.constraints.template import template_request
+
+        template = scripts.to_vocabulary(template, model.vocab, recorded) if template else template
+        constraints, form, acrostic = template_request(constraints, form, acrostic, template, acrostic_at, seed)
+    keywords = keywords_to_vocabulary(keywords, model.vocab, recorded)  # 風 for a simplified model: 风, like begin
     from tangpoet.decoding.planning.request import placed_plan, theme_constraint
 
     requested = constraints  # the request's own; `constraints` becomes what was built from them
@@ -236,6 +281,16 @@ def write(
 
     rng = np.random.default_rng(seed)
     stepper = StepDecoder.of(model) if stepper is None else stepper
+    if title == AUTO:  # the model writes the title first (its own stream of draws), not streamed as the poem
+        from tangpoet.decoding.scoring.request import hold_stream
+        from tangpoet.decoding.titling import write_title
+
+        hold_stream(stepper)
+        title = write_title(stepper, strategy, np.random.default_rng([seed, 33]))
+    if title:
+        from tangpoet.data.titles import title_prefix
+
+        stepper = stepper.titled(title_prefix(model.vocab, title))  # every prefix after "<eos> title"
     if ranker is not None:
         from tangpoet.decoding.scoring.request import hold_stream
 
@@ -258,6 +313,15 @@ def write(
         poems = rank(poems, ranker, stepper, num)
     if placed[0] and len(plans) == 1:  # several plans: each candidate carries its own
         poems = [dataclasses.replace(poem, plan=placed[0]) for poem in poems]
+    if title:
+        poems = [dataclasses.replace(poem, title=title) for poem in poems]
+    if polish:  # rounds of revision under the request's own rules (the stepper already reads the title)
+        from tangpoet.revision.polish import polish_poems
+
+        poems = polish_poems(model, poems, constraints, polish, seed, stepper)
     if script is not None:
-        poems = [dataclasses.replace(poem, text=scripts.convert(poem.text, script)) for poem in poems]
+        poems = [
+            dataclasses.replace(poem, text=scripts.convert(poem.text, script), title=scripts.convert(poem.title, script))
+            for poem in poems
+        ]
     return poems

@@ -76,6 +76,19 @@ def tiny_model_file(directory: Path) -> Path:
     return save_model(model, directory / "tiny.keras")
 
 
+def tiny_titled_model_file(directory: Path) -> Path:
+    """A small random-weight model that says it is title-aware (``fit --titles``), saved to ``directory``."""
+    from _writing_helpers import randomize, vocab
+
+    from tangpoet.data.titles import model_record
+    from tangpoet.model.poem_model import build_model, save_model
+
+    model = build_model(vocab(), cell="lstm", num_layers=1, units=16, embedding_dim=8)
+    randomize(model, 4, scale=0.5)
+    model.metadata["titles"] = model_record()
+    return save_model(model, directory / "tiny-titled.keras")
+
+
 def parse_events(text: str) -> list[tuple[str, dict]]:
     """Server-sent events ``(event, data)`` from a whole response body."""
     import json

@@ -53,7 +53,9 @@ def test_form_names_and_aliases(name, lines, chars):
 
 
 def test_every_form_is_reachable_by_every_alias():
-    assert {get_form(n).name for n in form_names()} == {f.name for f in FORMS}
+    from tangpoet.decoding.forms import tune_names
+
+    assert {get_form(n).name for n in form_names()} == {f.name for f in FORMS} | set(tune_names())  # + ci tunes
     assert get_form("七言律诗").length == 64
 
 
@@ -115,7 +117,7 @@ def test_begin_and_acrostic_together():
     "kwargs, error, message",
     [
         (dict(begin="猫"), VocabularyError, "the model does not know '猫'"),
-        (dict(acrostic="春猫秋狗", form="五绝"), VocabularyError, "does not know '猫狗'"),
+        (dict(acrostic="春猫秋狗", form="五绝"), VocabularyError, "does not know '猫', '狗'"),
         (dict(acrostic="春夏秋冬山", form="五绝"), ConstraintError, "5 characters, longer than 五言绝句's 4 lines"),
         (dict(acrostic="春夏", form="七律"), ConstraintError, "shorter than 七言律诗's 8 lines"),
         (dict(acrostic="春，秋"), ConstraintError, "characters only"),

@@ -134,7 +134,7 @@ def test_ctrl_c_after_an_epoch_saves_the_best_weights_and_keeps_the_checkpoint(c
     _Interrupt(monkeypatch, epoch=2)
     result = fit(corpus_file, out, "--epochs", "3")
     assert result.exit_code == 130, result.output
-    assert f"saved {out} (epoch 1 of 1" in result.output
+    assert f"saved {out} (epoch 1 of 1 run, of 3 asked, validation NLL" in result.output  # not "1 of 1" (issue 37)
     assert f"checkpoint {out}.ckpt of epoch 1 is kept; continue with --resume" in result.output
     assert checkpoint_epoch(Path(str(out) + ".ckpt")) == 1
     monkeypatch.undo()
@@ -347,6 +347,7 @@ def test_checkpoint_settings_are_read_without_building_the_model(trained, tmp_pa
     assert settings == {
         "cell": "lstm", "num_layers": 1, "units": 8, "embedding_dim": 4, "dropout": 0.0, "embedding_dropout": 0.0,
         "tie_embeddings": False, "seed": 0, "val_split": 0.25, "optimizer": "adam", "steps_per_epoch": None, "ema": 0.0,
+        "titles": False, "untitled_fraction": 0.2,
     }
     check_resume_options(str(out) + ".ckpt", {"val_split": 0.25, "dropout": 0.0, "seed": 0})  # equal: no error
     (tmp_path / "bad.ckpt").write_bytes(b"not a zip")

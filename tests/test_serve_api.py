@@ -430,3 +430,18 @@ def test_serve_without_the_address_is_one_line(model_path, tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1
+
+
+def test_generate_fills_a_template_and_places_an_acrostic_at_a_column(server, model):
+    """`template` and `acrostic_at` are write()'s: the same poems over HTTP as alone, the fixed characters in place;
+    an impossible template is a one-line 400."""
+    template = "□□明月□，□□□□□。□□□□□，□□□□□。"
+    body = {"template": template, "decoder": "greedy", "seed": 1}
+    [poem] = httpx.post(server.url + "/generate", json=body, timeout=60).json()
+    assert poem["poem"] == reference(model, body)[0]["poem"]
+    assert poem["poem"][2:4] == "明月" and len(poem["poem"]) == len(template)
+    body = {"acrostic": "春夏秋冬", "acrostic_at": "end", "form": "五言绝句", "seed": 2}
+    [poem] = httpx.post(server.url + "/generate", json=body, timeout=60).json()
+    assert [line.rstrip("，。")[-1] for line in poem["lines"]] == list("春夏秋冬")  # 藏尾
+    bad = httpx.post(server.url + "/generate", json={"template": "□□明月□，□□。"}, timeout=60)
+    assert "template" in one_line_error(bad, 400)

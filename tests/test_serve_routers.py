@@ -55,6 +55,7 @@ def test_check_router_is_the_librarys_check():
 class FakeJob:
     def __init__(self):
         self.deadline = time.monotonic() + 5
+        self.drain = None  # set by the real scheduler when it shuts down: (its grace's end, …)
         self.cancelled = None
 
     def cancel(self, reason="disconnected"):
@@ -64,10 +65,12 @@ class FakeJob:
 class FakeScheduler:
     """Answers every request at once with one poem, and records what it was asked."""
 
+    closing = False  # the router refuses new requests while the real scheduler drains (SIGTERM)
+
     def __init__(self):
         self.asked: list[dict] = []
 
-    def submit(self, kwargs, sink, *, stream, exact=None):
+    def submit(self, kwargs, sink, *, stream, exact=None, client=None):
         self.asked.append(kwargs)
         poem = Candidate(text="春风。", tokens=(), score=-1.5, log_prob=-3.0, finished=True)
         sink("ready", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tangpoet.cli.group import main
 
 # Importing the command modules registers their commands on ``main``.
-from tangpoet.cli import check, eval_cmd, fit, info, plugins, serve, write  # noqa: F401
+from tangpoet.cli import check, eval_cmd, fit, forms, info, plugins, revise, serve, write  # noqa: F401
 
 
 def run() -> None:

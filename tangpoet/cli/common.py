@@ -161,7 +161,8 @@ def plugin_option(kind: str, default: str, builtins: str):
 
 
 def _model_path(model: str | None) -> Path:
-    if model is not None:
+    """``--model``'s file: a path, or the bundled model (``bundled``, as ``fit --from bundled`` names it, or none)."""
+    if model is not None and model != "bundled":
         return Path(model)
     from tangpoet.pretrained import default_model_path
 

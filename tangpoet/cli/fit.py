@@ -38,7 +38,13 @@ from tangpoet.training.resume_check import check_resume_options
 )
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--lr",
+    type=float,
+    default=None,
+    help="Learning rate. Default: 2e-3; 3e-4 with --from (fine-tuning: 2e-3 made the bundled model worse on "
+    "held-out poems, docs/training.md).",
+)
 @click.option("--lr-decay", type=float, default=1.0, show_default=True, help="Multiply the learning rate by this each epoch.")
 @click.option("--clip-norm", type=float, default=5.0, show_default=True, help="Global gradient-norm clipping.")
 @click.option("--val-split", type=float, default=0.05, show_default=True, help="Share of poems held out.")
@@ -69,6 +75,15 @@ from tangpoet.training.resume_check import check_resume_options
     "raw weights. 0: off. Recorded in the checkpoint.",
 )
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default="auto",
+    show_default=True,
+    help="What training computes in: bf16 = bfloat16 compute, float32 weights, loss and softmax (mixed precision); "
+    "auto = bf16 only on a CPU with native bfloat16 instructions where the backend measures faster with it, else "
+    "fp32. The run says which and why; the model file loads in float32 either way (docs/training.md#precision).",
+)
+@click.option(
     "--steps-per-epoch",
     type=int,
     default=None,
@@ -95,6 +110,20 @@ from tangpoet.training.resume_check import check_resume_options
     help="Draw the validation split from this one of the CORPUS arguments only (e.g. hold out Tang poems when "
     "training on Tang + Song); training poems equal to a held-out poem are always dropped.",
 )
+@click.option(
+    "--titles",
+    is_flag=True,
+    help="Title-aware: train on each poem's cleaned title, then its content (a ci's title is its tune), so that "
+    "`write --title` can condition the poem on a title (docs/model-file.md#titles).",
+)
+@click.option(
+    "--untitled-fraction",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="With --titles: the share of titled training poems trained without their title (the model still writes "
+    "untitled poems).",
+)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint OUT.ckpt.")
 @click.option("--force", is_flag=True, help="Overwrite OUT and start over even if a checkpoint exists.")
 @corpus_options
@@ -117,7 +146,34 @@ def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, *
     # one run writes OUT at a time (the lock is released by the kernel however this process ends); a Ctrl-C that
     # cannot stop fit (stuck in a library call) ends the process after a grace (training/watchdog.py)
     with OutputLock(out_path) as lock, exit_if_stuck(cleanup=lock.release):
+        from tangpoet.training.checkpoint import clean_stale_temporaries
+
+        clean_stale_temporaries(out_path, log=lambda line: click.echo(line, err=True))  # a save that kill -9 cut
         _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options)
+
+
+DEFAULT_LR = 2e-3
+FINE_TUNE_LR = 3e-4  # --from: measured on 300 held-out poems (docs/training.md#fine-tuning)
+SMALL_CORPUS = 10_000  # poems: fewer train a model from scratch poorly (2,000 level off near NLL 6.7: gibberish)
+
+
+def _warn_about_the_corpus(report, base, resume) -> None:
+    """Warnings, on standard error, for corpora that train badly: lines without a ``title:content`` separator
+    (a CSV: its titles and authors become verses) and too few poems to train from scratch."""
+    from tangpoet.data.corpus import untitled_files
+
+    for name in untitled_files(report.files):
+        click.echo(
+            f"warning: no line of {name} has a title:content separator (a title, then : or ：, then the poem): each"
+            " whole line is read as one poem, so titles, authors or other columns become verses",
+            err=True,
+        )
+    if base is None and not resume and report.kept < SMALL_CORPUS:
+        click.echo(
+            f"warning: {report.kept:,} poems are few to train a model from scratch (2,000 level off near NLL 6.7 and"
+            " write gibberish); to learn their style, fine-tune the bundled model instead: add --from bundled",
+            err=True,
+        )
 
 
 def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options):
@@ -157,6 +213,9 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
             report = _merge_reports(held_report, report)
     else:
         poems, report = [], held_report
+    _warn_about_the_corpus(report, base, resume)
+    if options.get("lr") is None:  # fine-tuning starts from trained weights: a smaller step (docs/training.md)
+        options["lr"] = FINE_TUNE_LR if base is not None else DEFAULT_LR
     config = TrainConfig(**options)
     config.validate()
     from tangpoet.model.cells import get_cell
@@ -172,9 +231,12 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
         kept = f"; the checkpoint {ckpt} of epoch {result.checkpoint_epoch} is unchanged" if result.checkpoint_epoch else ""
         click.echo(f"interrupted before the first epoch finished: nothing was written{kept}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if result.interrupted and verbose == 1:
+        click.echo()  # Ctrl-C cut the progress bar's line: the summary on a line of its own
     summary = f"saved {result.out}"
     if result.best_val_nll is not None:
-        summary += f" (epoch {result.best_epoch} of {result.epochs_run}, validation NLL {result.best_val_nll:.4f} nats/char)"
+        ran = f"{result.epochs_run}" if result.epochs_run >= config.epochs else f"{result.epochs_run} run, of {config.epochs} asked"
+        summary += f" (epoch {result.best_epoch} of {ran}, validation NLL {result.best_val_nll:.4f} nats/char)"
     click.echo(summary)
     if result.interrupted:
         if result.stopped_early or result.epochs_run >= config.epochs:  # the Ctrl-C came while the model was saved

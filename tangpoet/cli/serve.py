@@ -35,8 +35,16 @@ from tangpoet.limits import CLIENT_TIMEOUT
     show_default=True,
     help="Seconds a client has to send a request's headers, then its body (slower ones get 408 and are dropped).",
 )
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A Host name to serve besides localhost and the address listened on (repeatable; *.example.org: its "
+    "subdomains; *: any). Other names are refused (DNS rebinding protection).",
+)
 @backend_option
-def serve(model, host, port, batching, max_batch, max_active, max_queue, time_limit, body_limit, client_timeout, backend):
+def serve(model, host, port, batching, max_batch, max_active, max_queue, time_limit, body_limit, client_timeout, allow_hosts, backend):
     """Serve the HTTP API and the web page (needs the extra: pip install 'tangpoet[serve]')."""
     try:
         import fastapi  # noqa: F401
@@ -56,8 +64,13 @@ def serve(model, host, port, batching, max_batch, max_active, max_queue, time_li
             probe.bind((host, port))
     except OSError as exc:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    from tangpoet.serve import memory
+
+    memory.limit_arenas(4)  # before any thread allocates: request threads share 4 malloc arenas (tangpoet.serve.memory)
     from tangpoet.model.poem_model import load_model
     from tangpoet.serve.app import create_app
+    from tangpoet.serve.generate import DRAIN_SECONDS
+    from tangpoet.serve.hosts import allowed_hosts
 
     app = create_app(
         load_model(path),
@@ -70,6 +83,7 @@ def serve(model, host, port, batching, max_batch, max_active, max_queue, time_li
         time_limit=time_limit,
         body_limit=body_limit,
         client_timeout=client_timeout,
+        hosts=allowed_hosts(host, allow_hosts),
     )
     from tangpoet.serve.protocol import guarded_protocol
 
@@ -80,9 +94,18 @@ def serve(model, host, port, batching, max_batch, max_active, max_queue, time_li
         http=guarded_protocol(client_timeout),  # uvicorn's own protocol, with a time limit on a request's headers
         log_level="warning",
         access_log=False,
-        timeout_graceful_shutdown=3,
+        timeout_graceful_shutdown=DRAIN_SECONDS + 2,  # the drain below, then the last events' way out
     )
-    server = uvicorn.Server(config)
+    scheduler = app.state.scheduler
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            """SIGTERM / Ctrl-C: no new request; those running get DRAIN_SECONDS to finish, then end with an
+            `error` event (or 503). A second signal exits at once (uvicorn's force exit)."""
+            scheduler.close(DRAIN_SECONDS)
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     original = server.startup
 
     async def startup(sockets=None):

@@ -12,9 +12,9 @@ from tangpoet.limits import DECODER_OPTIONS
 
 # `write --help`: the options under these headings, in this order (the rest under "Other options").
 HELP_GROUPS = (
-    ("Prompt", ("begin", "acrostic", "keywords", "theme", "show_plan", "theme_table")),
-    ("Form and constraints", ("form", "constraint_specs", "no_repeat_ngram", "max_len")),
-    ("Decoding", ("decoder", *DECODER_OPTIONS, "num", "candidates", "scorer", "seed")),
+    ("Prompt", ("title", "begin", "acrostic", "acrostic_at", "template", "keywords", "theme", "show_plan", "theme_table")),
+    ("Form and constraints", ("form", "variant", "constraint_specs", "no_repeat_ngram", "max_len")),
+    ("Decoding", ("decoder", *DECODER_OPTIONS, "num", "candidates", "scorer", "seed", "polish")),
     ("Output", ("as_json", "script")),
     ("Model", ("model", "backend")),
 )
@@ -30,7 +30,7 @@ def decoder_options(func):
 
 
 def _complete_form(ctx, param, incomplete: str) -> list[str]:
-    """The form names and aliases (五言绝句 … 七律, wujue …) for shell completion."""
+    """The form names and aliases (五言绝句 … 七律, wujue …) and the ci tunes (浣溪沙 …) for shell completion."""
     from tangpoet.decoding.forms import form_names
 
     return [name for name in form_names() if name.startswith(incomplete)]
@@ -38,14 +38,47 @@ def _complete_form(ctx, param, incomplete: str) -> list[str]:
 
 @main.command(cls=GroupedCommand, groups=HELP_GROUPS)
 @click.option("--model", "-m", default=None, help="Model file (default: the bundled model).")
+@click.option(
+    "--title",
+    default=None,
+    help="A title-aware model (fit --titles): the poem is written to this title (题), e.g. 送友人; 'auto': the model "
+    "writes a title first. Printed above the poem.",
+)
 @click.option("--begin", default="", help="Text the poem starts with, e.g. 床前.")
 @click.option("--acrostic", default="", help="藏头诗: line i starts with character i, e.g. 春夏秋冬.")
+@click.option(  # reaches write_poems(acrostic_at=...) through **options
+    "--acrostic-at",
+    "acrostic_at",
+    default=None,
+    metavar="end|N",
+    help="Place the --acrostic at the end of each line (end: 藏尾) or at column N (藏中) instead of the start.",
+)
+@click.option(  # reaches write_poems(template=...) through **options
+    "--template",
+    default=None,
+    help="Fill in the blanks: fixed characters, □ (or _ *) where the model writes, e.g. '□□明月□，□□□□□。□□□□□，□□□□□。' "
+    "(its shape gives the form).",
+)
+@click.option(  # reaches write_poems(polish=...) through **options
+    "--polish",
+    type=click.IntRange(0, 64),
+    default=0,
+    metavar="N",
+    help="Revise each poem N rounds: re-choose the characters the model finds least likely, under every rule of the request.",
+)
 @click.option(
     "--form",
     default=None,
     shell_complete=_complete_form,
-    help="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 七绝 五律 七律, wujue qijue wulv qilv). Without it: free verse "
-    "(verses of 3-11 characters, or the model's; see --constraint verse:min=N,max=N).",
+    help="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 七绝 五律 七律, wujue qijue wulv qilv), or a ci tune (词牌), e.g. "
+    "浣溪沙 (`tangpoet forms` lists them). Without it: free verse (verses as long as the model's training corpus has them, e.g. "
+    "2-10 characters for the bundled model, else 3-11; see --constraint verse:min=N,max=N).",
+)
+@click.option(  # reaches write_poems(variant=...) through **options
+    "--variant",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With a ci tune: its shape (又一体), 1 = the commonest (default); `tangpoet forms TUNE` shows them.",
 )
 @plugin_option("decoder", "top-p", "greedy, sample, top-k, top-p, beam")
 @click.option(
@@ -87,6 +120,8 @@ def write(
     check_text("--begin", begin)
     check_text("--acrostic", acrostic)
     check_text("--keywords", keywords)
+    check_text("--title", options.get("title") or "")
+    check_text("--template", options.get("template") or "")
     constraints = [parse_spec(check_text("--constraint", spec)) for spec in constraint_specs]
     if show_plan and not options.get("theme"):
         from tangpoet.errors import ConstraintError
@@ -124,6 +159,8 @@ def write(
         if show_plan:  # each poem's own plan (best-of-N with a theme draws several)
             click.echo(f"plan ({options['theme']}): " + " / ".join(word or "—" for word in poem.plan))
             click.echo("")
+        if poem.title:  # written to a title (given, or the model's own with --title auto): it heads the poem
+            click.echo(poem.title)
         for line in split_lines(poem.text):
             click.echo(line)
 

@@ -1,6 +1,8 @@
 """Length-bucketed batches of shifted inputs/targets, padded on the fly.
 
-Each poem ``c1…cn`` becomes inputs ``[<bos>, c1…cn]`` and targets ``[c1…cn, <eos>]``. Batches are right-padded with
+Each poem ``c1…cn`` becomes inputs ``[<bos>, c1…cn]`` and targets ``[c1…cn, <eos>]``; a title-aware sequence
+(``started=True``: ``<eos> title <bos> c1…cn``, :mod:`tangpoet.data.titles`) is its own inputs, shifted by one for
+the targets. Batches are right-padded with
 ``<pad>`` (id 0) and the loss, not the recurrent layers, ignores the padding (a Keras RNN mask would turn off the
 fused kernels on torch and JAX). Only the unpadded id arrays are kept in memory; a padded batch exists only while it
 is used.
@@ -38,6 +40,17 @@ def shift(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(inputs, targets)`` for one poem's character ids."""
     ids = np.asarray(ids, dtype=np.int32)
     return np.concatenate([[BOS_ID], ids]).astype(np.int32), np.concatenate([ids, [EOS_ID]]).astype(np.int32)
+
+
+def shift_started(sequence: np.ndarray, content_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(inputs, targets)`` for a sequence that holds its own start token (the title-aware format,
+    :func:`tangpoet.data.titles.encode_sequence`); ``content_only``: the targets before the content's first
+    character (a title and its closing ``<bos>``) are ``<pad>``, so only the content and ``<eos>`` count."""
+    sequence = np.asarray(sequence, dtype=np.int32)
+    targets = np.concatenate([sequence[1:], [EOS_ID]]).astype(np.int32)
+    if content_only:
+        targets[: int(np.flatnonzero(sequence == BOS_ID)[0])] = PAD_ID
+    return sequence, targets
 
 
 def pad_batch(sequences: Sequence[np.ndarray], length: int, rows: int | None = None) -> np.ndarray:
@@ -123,6 +136,8 @@ class Batches:
         row_multiple: int = 1,
         max_buckets: int = MAX_BUCKETS,
         buckets: Sequence[int] | None = None,
+        started: bool = False,
+        content_only: bool = False,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -136,7 +151,9 @@ class Batches:
         self.seed = int(seed)
         self.pad_multiple = max(1, int(pad_multiple))
         self.row_multiple = max(1, int(row_multiple))
-        self.lengths = np.array([len(s) + 1 for s in self.sequences])  # +1 for <bos>/<eos>
+        # started: each sequence holds its own start token (titles); else +1 for <bos>/<eos>
+        self.started, self.content_only = bool(started), bool(content_only)
+        self.lengths = np.array([len(s) + (0 if self.started else 1) for s in self.sequences])
         rows = min(self.batch_size, len(self.sequences))
         self.rows = -(-rows // self.row_multiple) * self.row_multiple  # every batch has this many rows
         if buckets is None:
@@ -180,7 +197,10 @@ class Batches:
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         members = self.batches[index]
         length = self.batch_lengths[index]
-        pairs = [shift(self.sequences[i]) for i in members]
+        if self.started:
+            pairs = [shift_started(self.sequences[i], self.content_only) for i in members]
+        else:
+            pairs = [shift(self.sequences[i]) for i in members]
         return pad_batch([p[0] for p in pairs], length, self.rows), pad_batch([p[1] for p in pairs], length, self.rows)
 
     def __iter__(self):
@@ -189,7 +209,7 @@ class Batches:
 
     @property
     def real_tokens(self) -> int:
-        """Target tokens that are not padding (characters + one ``<eos>`` per poem)."""
+        """Target tokens that are not padding (characters + one ``<eos>`` per poem; titles included)."""
         return int(self.lengths.sum())
 
     def padded_tokens(self) -> int:

@@ -6,8 +6,9 @@ A corpus is one or more of:
   separator is the first ``:`` or full-width ``：``; a line without one is all content, title ``""``;
   blank lines are skipped);
 * a chinese-poetry JSON file (``poet.tang.0.json`` style: a list of objects with ``title`` and
-  ``paragraphs``; the content is the paragraphs joined);
-* a folder: every ``poet.*.json`` in it (sorted by name), or, if there are none, every ``*.txt``.
+  ``paragraphs``; the content is the paragraphs joined; a ci, ``ci.song.0.json`` style, has ``rhythmic`` instead of
+  ``title``: its title is the tune, the first of its names joined by ``・``, and its ``kind`` is ``"ci"``);
+* a folder: every ``poet.*.json`` and ``ci.*.json`` in it (sorted by name), or, if there are none, every ``*.txt``.
 
 Cleaning removes all whitespace from the content, turns ASCII ``,.?!;:`` into their full-width
 forms, and drops a poem that is empty, that has any character other than a CJK ideograph or one of
@@ -84,6 +85,7 @@ def is_allowed_char(char: str) -> bool:
 class Poem:
     title: str
     content: str
+    kind: str = "shi"  # "ci": a Song ci read from chinese-poetry JSON, its title the tune (词牌)
 
 
 @dataclass
@@ -243,13 +245,99 @@ def _split_title(line: str) -> tuple[str, str]:
     return line[:i], line[i + 1 :]
 
 
-def _read_bytes(path: Path) -> bytes:
+def _open_binary(path: Path):
     try:
-        return path.read_bytes()
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise CorpusError(f"corpus file not found: {path}") from None
     except OSError as e:
         raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """A JSON corpus file whole, refused past :data:`~tangpoet.limits.MAX_JSON_CORPUS_BYTES` (never read whole: a
+    device such as ``/dev/zero`` has no end)."""
+    from tangpoet.limits import MAX_JSON_CORPUS_BYTES
+
+    with _open_binary(path) as f:
+        try:
+            data = f.read(MAX_JSON_CORPUS_BYTES + 1)
+        except OSError as e:
+            raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
+    if len(data) > MAX_JSON_CORPUS_BYTES:
+        raise CorpusError(f"{path} is larger than {MAX_JSON_CORPUS_BYTES:,} bytes: too large for a JSON corpus file")
+    return data
+
+
+def bounded_lines(stream, name, limit: int | None = None, error=CorpusError) -> Iterator[list[bytes]]:
+    """The lines of the binary ``stream`` (without their ``\\n``), a block's worth at a time (a list of lines): memory
+    stays bounded whatever the stream (``/dev/zero``, a pipe), and a line longer than ``limit`` bytes (default
+    :data:`~tangpoet.limits.MAX_LINE_BYTES`) is one ``error`` naming ``name`` and the line, not a file read whole."""
+    from tangpoet.limits import MAX_LINE_BYTES
+
+    limit = MAX_LINE_BYTES if limit is None else limit
+    read = getattr(stream, "read1", stream.read)  # a pipe: what has come so far, not a wait for a full block
+    pending = b""
+    number = 0  # lines given so far
+    while True:
+        try:
+            block = read(2**20)
+        except OSError as e:
+            raise error(f"cannot read {name}: {e.strerror or e}") from None
+        lines = (pending + block).split(b"\n") if block else [pending]
+        pending = lines.pop() if block else b""
+        longest = max(map(len, lines), default=0)
+        if longest > limit or len(pending) > limit:
+            where = number + 1 + next((i for i, line in enumerate(lines) if len(line) > limit), len(lines))
+            raise error(f"{name}:{where}: a line longer than {limit:,} bytes: not poems (a poem is a line, or a verse)")
+        if lines and (block or lines[0]):
+            number += len(lines)
+            yield lines
+        if not block:
+            return
+
+
+class _Replay:
+    """A binary stream whose first read gives back ``head`` (already read from ``stream``), then reads ``stream``."""
+
+    def __init__(self, head: bytes, stream):
+        self.head, self.stream = head, stream
+
+    def read(self, size: int) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.stream.read(size)
+
+
+def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str]:
+    """The non-blank lines of a text file, decoded, without line endings or a leading BOM. Read as a stream (bounded
+    memory whatever the file), each line at most :data:`~tangpoet.limits.MAX_LINE_BYTES`."""
+    with _open_binary(path) as f:
+        try:
+            head = f.read(2**16)  # what UTF-16 is recognised by
+        except OSError as e:
+            raise CorpusError(f"cannot read corpus file {path}: {e.strerror or e}") from None
+        number = 0
+        for raw_lines in bounded_lines(_Replay(head, f), path):
+            try:
+                lines = b"\n".join(raw_lines).decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                lines = []
+                for i, raw in enumerate(raw_lines):
+                    try:
+                        lines.append(raw.decode("utf-8"))
+                    except UnicodeDecodeError as e:
+                        if not skip_bad_lines:
+                            raise _not_utf8(path, head, e, f" ({_SKIP_HINT})", number + i + 1) from None
+                        tally.read += 1
+                        tally.dropped[UNDECODABLE_LINE] += 1
+            if number == 0 and lines and lines[0].startswith("\ufeff"):
+                lines[0] = lines[0][1:]
+            number += len(raw_lines)
+            for line in lines:
+                if line and not line.isspace():
+                    yield line[:-1] if line.endswith("\r") else line
 
 
 def _looks_like_utf16(data: bytes) -> bool:
@@ -273,45 +361,47 @@ def _looks_like_utf16(data: bytes) -> bool:
     return False
 
 
-def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError, hint: str = "") -> CorpusError:
-    if _looks_like_utf16(data):
+def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError, hint: str = "", line: int | None = None) -> CorpusError:
+    """``data``: the file, or its first bytes (then ``line`` says where ``error`` is)."""
+    if _looks_like_utf16(data if line is None else data[: len(data) // 2 * 2]):
         return CorpusError(
             f"{path} is not valid UTF-8: it looks like UTF-16 (convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)"
         )
-    line_no = data.count(b"\n", 0, error.start) + 1
+    line_no = data.count(b"\n", 0, error.start) + 1 if line is None else line
     return CorpusError(f"{path}:{line_no}: not valid UTF-8{hint}")
 
 
-def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str]:
-    """The non-blank lines of a text file, decoded, without line endings or a leading BOM."""
-    data = _read_bytes(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if not skip_bad_lines:
-            raise _not_utf8(path, data, e, f" ({_SKIP_HINT})") from None
-        lines = []
-        for raw in data.split(b"\n"):
-            try:
-                lines.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                tally.read += 1
-                tally.dropped[UNDECODABLE_LINE] += 1
-    else:
-        lines = text.split("\n")
-    if lines and lines[0].startswith("\ufeff"):
-        lines[0] = lines[0][1:]
-    for line in lines:
-        if line and not line.isspace():
-            yield line[:-1] if line.endswith("\r") else line
+def untitled_files(files: Sequence[str | os.PathLike], lines: int = 2000) -> list[str]:
+    """The text files (not chinese-poetry JSON) among ``files`` none of whose first ``lines`` lines has a
+    ``title:content`` separator: a CSV or a list of bare poems, where every whole line becomes one poem's content
+    (``fit`` warns: titles, authors and other columns would be learnt as verses)."""
+    found = []
+    for name in files:
+        path = Path(name)
+        if _is_json(path):
+            continue
+        try:
+            seen = 0
+            for line in _text_lines(path, True, _Tally()):
+                if ":" in line or "：" in line:
+                    break
+                seen += 1
+                if seen >= lines:
+                    found.append(str(name))
+                    break
+            else:
+                found.append(str(name))
+        except CorpusError:
+            continue
+    return found
 
 
-def _text_poems(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[tuple[str, str]]:
+def _text_poems(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[tuple[str, str, str]]:
     for line in _text_lines(path, skip_bad_lines, tally):
-        yield _split_title(line)
+        yield (*_split_title(line), "shi")
 
 
-def _json_poems(path: Path) -> Iterator[tuple[str, str]]:
+def _json_poems(path: Path) -> Iterator[tuple[str, str, str]]:
     data = _read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
@@ -332,12 +422,18 @@ def _json_poems(path: Path) -> Iterator[tuple[str, str]]:
         paragraphs = entry.get("paragraphs")
         if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
             raise CorpusError(f'{path}: poem {number} has no "paragraphs" list of strings; expected {shape}')
-        title = entry.get("title", "")
+        kind, title = "shi", entry.get("title", "")
+        if not title and "rhythmic" in entry:
+            kind, title = "ci", entry["rhythmic"]  # a ci (全宋词): the tune is its title (titles.tune_title)
         if title is None:
             title = ""
         if not isinstance(title, str):
-            raise CorpusError(f'{path}: poem {number} has a "title" that is not a string')
-        yield title, "".join(paragraphs)
+            raise CorpusError(f'{path}: poem {number} has a "{"rhythmic" if kind == "ci" else "title"}" that is not a string')
+        if kind == "ci":
+            from tangpoet.data.titles import tune_title
+
+            title = tune_title(title)
+        yield title, "".join(paragraphs), kind
 
 
 def _json_type(value) -> str:
@@ -365,11 +461,11 @@ def _expand(path: Path) -> list[Path]:
             children = sorted((p for p in path.iterdir() if p.is_file()), key=lambda p: p.name)
         except OSError as e:
             raise CorpusError(f"cannot list corpus folder {path}: {e.strerror or e}") from None
-        found = [p for p in children if p.name.startswith("poet.") and _is_json(p)]
+        found = [p for p in children if p.name.startswith(("poet.", "ci.")) and _is_json(p)]
         if not found:
             found = [p for p in children if p.suffix.lower() == ".txt"]
         if not found:
-            raise CorpusError(f"{path}: folder has no poet.*.json or *.txt files to read")
+            raise CorpusError(f"{path}: folder has no poet.*.json, ci.*.json or *.txt files to read")
         return found
     if not path.exists():
         raise CorpusError(f"corpus file not found: {path}")
@@ -432,7 +528,7 @@ def read_corpus(
     characters = 0
     for path in files:
         source = _json_poems(path) if _is_json(path) else _text_poems(path, skip_bad_lines, tally)
-        for title, raw in source:
+        for title, raw, kind in source:
             tally.read += 1
             if convert is not None:
                 title, raw = convert(title), convert(raw)
@@ -445,7 +541,7 @@ def read_corpus(
                     dropped[DUPLICATE] += 1
                     continue
                 seen.add(content)
-            poems.append(Poem(title.strip(), content))
+            poems.append(Poem(title.strip(), content, kind))
             characters += len(content)
     report = CorpusReport(
         files=[str(f) for f in files],

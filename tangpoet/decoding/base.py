@@ -30,6 +30,7 @@ class Candidate:
     log_prob: float  # summed model log-probability of the generated tokens (<eos> included, prompt not)
     finished: bool  # ended with <eos>; False when the max length cut it
     plan: tuple[str, ...] = ()  # write --theme: the keyword of each line it was written with (empty: no plan)
+    title: str = ""  # write --title: the title it was written to (given, or written by the model: --title auto)
 
 
 def length_normalised(log_prob: float, generated: int, length_penalty: float) -> float:

@@ -2,9 +2,18 @@
 
 At each step every live beam is extended by every allowed token; the ``2 × width`` best extensions are kept in
 order: one that ends the poem (``<eos>``) becomes a finished candidate if it ranks within the first ``width``, the
-others fill the next live beams (up to ``width``). The search stops once ``width`` poems have finished (or at the
-max length, where live beams are cut). Finished poems are ranked by ``log_prob / generated ** length_penalty``.
-Live beams are padded to ``width`` rows (a padding row scores ``-inf``), so the batch shape never changes.
+others fill the next live beams (up to ``width``). Finished poems are ranked by their *length-normalised* score,
+``log_prob / generated ** length_penalty`` (default 1: the mean log-probability per character), so a short poem does
+not win only because it has fewer characters to pay for. The search therefore does not stop when ``width`` poems have
+finished (those are the shortest, not the best): it goes on while some live beam's normalised score still beats the
+worst of the ``width`` best finished ones (Hugging Face's ``early_stopping=False`` rule), or to the max length, where
+live beams are cut. Width 1 stops at its first finished poem: it is greedy search. Live beams are padded to ``width``
+rows (a padding row scores ``-inf``), so the batch shape never changes.
+
+Measured on the bundled model (the reader table, ``python benchmarks/poem_quality.py --tables reader``; the figures:
+docs/benchmarks.md#reader): stopping at the first ``width`` finished poems made ``write --begin 山 --decoder beam`` a
+two-line poem; the default soft rules (:mod:`~tangpoet.decoding.constraints.repeat`) keep a beam from writing its best
+verse twice.
 """
 
 from __future__ import annotations
@@ -55,6 +64,17 @@ class BeamDecoder(Decoder):
             finished=finished,
         )
 
+    def _may_improve(self, totals, generated: int, most: int, worst: Candidate) -> bool:
+        """Whether a live beam (log-probabilities ``totals`` after ``generated`` tokens) may still finish better than
+        ``worst``, the last of the ``width`` best finished poems. Exact: a beam's log-probability only falls as it
+        grows, so the best it can reach is its total now divided by the largest length it may reach (``most``
+        tokens, ``<eos>`` included) when the penalty is positive, by its length now otherwise (Hugging Face's
+        ``early_stopping="never"``). The usual heuristic (its normalised score *now*) stopped ``write --begin 山``
+        after two verses: a poem's later verses cost less per character than its first."""
+        best = max(totals)
+        length = most if self.length_penalty > 0 else generated
+        return length_normalised(best, length, self.length_penalty) > worst.score
+
     def validate(self, num: int) -> None:
         if num > self.beam_width:
             raise DecoderOptionError(
@@ -72,6 +92,7 @@ class BeamDecoder(Decoder):
         log_probs, state = stepper.prime(np.concatenate([[BOS_ID], prompt]), width)
         finished: list[Candidate] = []
         generated = 0
+        most = max(int(max_len) - prompt.shape[0], 0) + 1  # the most tokens a beam may generate, <eos> included
         while True:
             live = np.isfinite(scores)
             if live.all():
@@ -94,7 +115,10 @@ class BeamDecoder(Decoder):
                 new_scores.append(float(total))
                 if len(beams) == width:
                     break
-            if len(finished) >= width or not beams:
+            if not beams:
+                break
+            finished = sorted(finished, key=lambda c: -c.score)[:width]
+            if len(finished) >= width and (width == 1 or not self._may_improve(new_scores, generated, most, finished[-1])):
                 break
             pad = width - len(beams)
             beams += [beams[0]] * pad

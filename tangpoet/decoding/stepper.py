@@ -123,6 +123,9 @@ class StepDecoder:
     the full model over ``prefix`` (:meth:`prime` does both).
     """
 
+    #: tokens every prefix is preceded by (:meth:`titled`: a title-aware model's ``<eos> title``); empty by default
+    context: np.ndarray = np.zeros(0, dtype=np.int32)
+
     def __init__(self, model):
         self.model = model
         self.vocab = model.vocab
@@ -146,6 +149,17 @@ class StepDecoder:
             object.__setattr__(model, _CACHE_ATTRIBUTE, stepper)
         return stepper
 
+    def titled(self, context: Sequence[int]) -> StepDecoder:
+        """This step decoder with ``context`` (e.g. ``<eos> title``: :func:`tangpoet.data.titles.title_prefix`)
+        prefilled before every prefix it starts from, so every decoder, constraint and scorer writes and scores the
+        poem given the title without knowing it. A copy sharing the compiled functions; ``self`` is unchanged."""
+        import copy
+
+        self._step_function()  # compiled once, shared by the copy
+        titled = copy.copy(self)
+        titled.context = np.asarray(context, dtype=np.int32).reshape(-1)
+        return titled
+
     # -- state ------------------------------------------------------------------------------------------------
     def initial_state(self, batch: int) -> State:
         """The states ``batch`` rows start from: the cell's ``get_initial_state`` if it has one, else zeros."""
@@ -164,9 +178,11 @@ class StepDecoder:
     def start(self, prefix_ids: Sequence[int], batch: int = 1) -> State:
         """Run ``prefix_ids`` (one sequence, e.g. ``<bos>`` + prompt) once; the state repeated for ``batch`` rows.
 
-        An empty prefix gives the zero state.
+        An empty prefix gives the zero state (after :attr:`context`, when there is one).
         """
         prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(1, -1)
+        if self.context.size:
+            prefix = np.concatenate([self.context.reshape(1, -1), prefix], axis=1)
         if batch < 1:
             raise ValueError("batch must be at least 1")
         if prefix.shape[1] == 0:

@@ -18,6 +18,11 @@ over Keras' own scan on CPU — first 4,733 vs 5,178 characters/s; re-checked in
 value-and-grad of the whole model took 5.51 vs 5.58 s under heavy load — so there is none. What made JAX training
 slow was the output layer's 3-D matmul, fixed backend-agnostically in ``tangpoet.model.poem_model._per_position``.)
 
+Under ``fit --precision bf16`` (Keras' ``mixed_bfloat16`` policy on the model's layers) ``torch_rnn`` and ``torch_dense``
+compute in bfloat16 from the float32 variables (tested against Keras' own bfloat16 path within bfloat16 rounding;
+1.78× Keras' bfloat16 LSTM step on torch, measured in one process); the losses always get float32 logits (a Keras
+``Loss`` converts its inputs to float32), so they have no bfloat16 path.
+
 The recurrent fast paths are on by default; ``TANGPOET_FAST_PATHS=0`` or :func:`use_fast_paths` turns them off.
 """
 

@@ -11,13 +11,17 @@ layer alone (forward, backward and cross-entropy, one thread) took 1,440 ms of C
 1,258 ms as one ``addmm`` (``nn.Linear``: 1,274 ms). Same values (tested equal, logits, gradients, losses and
 weights after training steps).
 
-Only the plain configuration is taken: 2-D float32 torch input, float32 weights, linear activation, no LoRA, not
+Only the plain configuration is taken: 2-D torch input in the layer's compute dtype (float32, or bfloat16 under
+``fit --precision bf16``: the float32 weights are then cast to bfloat16 on the way in and the product is one bfloat16
+``addmm``, as Keras' ``Dense`` computes it under ``mixed_bfloat16``), float32 weights, linear activation, no LoRA, not
 quantized (Keras routes quantized layers around ``call`` anyway).
 """
 
 from __future__ import annotations
 
 import torch
+
+COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def _plain_dense(layer) -> bool:
@@ -29,7 +33,7 @@ def _plain_dense(layer) -> bool:
         and layer.use_bias
         and not getattr(layer, "lora_enabled", False)
         and layer.quantization_mode is None
-        and layer.compute_dtype == "float32"
+        and layer.compute_dtype in COMPUTE_DTYPES
         and layer.kernel.dtype == "float32"
     )
 
@@ -39,28 +43,31 @@ def _plain_tied(layer) -> bool:
     # the model it serves
     return (
         vars(type(layer)).get("tied_output") is True
-        and layer.compute_dtype == "float32"
+        and layer.compute_dtype in COMPUTE_DTYPES
         and layer.quantization_mode is None
         and layer.embedding_matrix() is not None
-        and (layer.projection is None or _plain_projection(layer.projection))
+        and (layer.projection is None or _plain_projection(layer.projection, layer))
     )
 
 
-def _plain_projection(layer) -> bool:
+def _plain_projection(layer, head) -> bool:
     import keras
 
     return (
         type(layer) is keras.layers.Dense
         and layer.activation is keras.activations.linear
         and not layer.use_bias
+        and layer.compute_dtype == head.compute_dtype
         and not getattr(layer, "lora_enabled", False)
         and layer.quantization_mode is None
     )
 
 
 def fast_path(layer, inputs):
-    """``dense`` / ``tied`` for a plain output layer and a 2-D float32 torch tensor, else ``None``."""
-    if not (isinstance(inputs, torch.Tensor) and inputs.dim() == 2 and inputs.dtype == torch.float32):
+    """``dense`` / ``tied`` for a plain output layer and a 2-D torch tensor in its compute dtype, else ``None``."""
+    if not (isinstance(inputs, torch.Tensor) and inputs.dim() == 2):
+        return None
+    if inputs.dtype != COMPUTE_DTYPES.get(layer.compute_dtype):
         return None
     if _plain_dense(layer):
         return dense
@@ -92,13 +99,15 @@ class _OutputProduct(torch.autograd.Function):
 
 
 def dense(layer, inputs):
-    """``inputs @ kernel + bias`` in one ``addmm``."""
-    return _OutputProduct.apply(inputs, layer.kernel.value.t(), layer.bias.value)
+    """``inputs @ kernel + bias`` in one ``addmm`` (in ``inputs``' dtype)."""
+    dtype = inputs.dtype
+    return _OutputProduct.apply(inputs, layer.kernel.value.t().to(dtype), layer.bias.value.to(dtype))
 
 
 def tied(layer, inputs):
     """``(inputs @ P) @ Eᵀ + bias`` with the last product and the bias in one ``addmm`` (``Eᵀ`` is a view)."""
-    x = inputs if layer.projection is None else torch.matmul(inputs, layer.projection.kernel.value)
+    dtype = inputs.dtype
+    x = inputs if layer.projection is None else torch.matmul(inputs, layer.projection.kernel.value.to(dtype))
     matrix = layer.embedding_matrix()
     matrix = matrix.value if hasattr(matrix, "value") else matrix
-    return _OutputProduct.apply(x, matrix, layer.bias.value)
+    return _OutputProduct.apply(x, matrix.to(dtype), layer.bias.value.to(dtype))

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import torch
 
+# Keras compute dtype -> torch dtype. bfloat16: the layer's float32 variables are cast on the way in (autograd takes
+# the gradient back to float32), the inputs, states and outputs are bfloat16 — what Keras' own LSTM/GRU computes
+# under the ``mixed_bfloat16`` policy, through torch's fused kernels (oneDNN's bfloat16 RNN on CPUs that have the
+# instructions) instead of Keras' Python loop over time steps.
+COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
 
 def plain_recurrent_layer(layer) -> str | None:
     """``"lstm"`` / ``"gru"`` if ``layer`` is exactly Keras' LSTM / GRU in the standard configuration the fused
@@ -31,7 +37,8 @@ def plain_recurrent_layer(layer) -> str | None:
         and not layer.unroll
         and layer.return_sequences
         and layer.return_state
-        and layer.compute_dtype == "float32"
+        and layer.compute_dtype in COMPUTE_DTYPES
+        and cell.compute_dtype == layer.compute_dtype
         and (kind == "lstm" or cell.reset_after)
     )
     return kind if standard else None
@@ -48,9 +55,16 @@ def _zeros(inputs, units):
     return inputs.new_zeros((inputs.shape[0], units))
 
 
-def lstm(layer, inputs, initial_state=None, training=False):
+def _weights(layer, inputs):
+    """``inputs`` in the layer's compute dtype, and the cell's kernel, recurrent kernel and bias in it too."""
+    dtype = COMPUTE_DTYPES[layer.compute_dtype]
     cell = layer.cell
-    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    weights = (cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value)
+    return inputs.to(dtype), tuple(w.to(dtype) for w in weights)
+
+
+def lstm(layer, inputs, initial_state=None, training=False):
+    inputs, (kernel, recurrent, bias) = _weights(layer, inputs)
     units = recurrent.shape[0]
     if initial_state is None:
         h0, c0 = _zeros(inputs, units), _zeros(inputs, units)
@@ -70,8 +84,7 @@ def _zr_to_rz(matrix: torch.Tensor) -> torch.Tensor:
 
 
 def gru(layer, inputs, initial_state=None, training=False):
-    cell = layer.cell
-    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    inputs, (kernel, recurrent, bias) = _weights(layer, inputs)
     units = recurrent.shape[0]
     if initial_state is None:
         h0 = _zeros(inputs, units)

@@ -18,6 +18,11 @@ from tangpoet.errors import ModelFileError
 
 
 WEIGHTS_MEMBER = "model.weights.h5"
+MEMBERS = ("config.json", "metadata.json", WEIGHTS_MEMBER)  # what Keras writes for a PoemModel, and nothing else
+# Keras' own layer arguments a PoemModel's config may hold, besides tangpoet's fields (its dtype policy is checked
+# by name: a policy is a serialized object Keras would build, so a doctored one could load and then break every use).
+DTYPE_POLICIES = ("float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16")
+_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy")
 
 
 def _member_limit(name: str) -> int:
@@ -33,6 +38,11 @@ def check_members(archive: zipfile.ZipFile, path: Path) -> dict[str, int]:
         raise ModelFileError(f"{path} is not a .keras model file: it holds {len(infos):,} members")
     sizes = {}
     for info in infos:
+        if info.filename not in MEMBERS:  # Keras would extract it (to memory or a temporary folder) unread
+            raise ModelFileError(
+                f"{path} is damaged or hostile: it holds {info.filename!r}, which is not part of a tangpoet model"
+                f" file ({', '.join(MEMBERS)}); it was not read"
+            )
         limit = _member_limit(info.filename)
         if info.file_size > limit:
             raise ModelFileError(
@@ -106,6 +116,59 @@ def check_architecture(config: dict[str, Any], path: Path) -> None:
             bad(f"{key} is not an object")
     if not isinstance(config.get("cell_distribution") or "", str):
         bad("cell_distribution is not a string")
+    check_keras_fields(config, bad)
+
+
+def _policy_name(dtype) -> str | None:
+    """The dtype policy's name in a config's ``dtype`` (a name, or Keras' serialized DTypePolicy), else None."""
+    if isinstance(dtype, str):
+        return dtype
+    if (
+        isinstance(dtype, dict)
+        and set(dtype) <= {"module", "class_name", "config", "registered_name"}
+        and dtype.get("module") == "keras"
+        and dtype.get("class_name") in _POLICY_CLASSES
+        and dtype.get("registered_name") is None
+        and isinstance(dtype.get("config"), dict)
+        and set(dtype["config"]) == {"name"}
+    ):
+        return dtype["config"]["name"]
+    return None
+
+
+def _keras_object(value, depth: int = 0) -> bool:
+    """A cell option's value: plain JSON data, or Keras' own serialized object (an initializer, a regularizer) —
+    never a lambda, a wrapped framework module or another package's class."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if depth > 8:
+        return False
+    if isinstance(value, list):
+        return all(_keras_object(v, depth + 1) for v in value)
+    if not isinstance(value, dict):
+        return False
+    if "class_name" in value or "module" in value:
+        module, name = value.get("module"), value.get("class_name")
+        if not (isinstance(module, str) and (module == "keras" or module.startswith("keras."))):
+            return False
+        if not isinstance(name, str) or name.startswith("__") or "Wrapper" in name or name == "Lambda":
+            return False
+    return all(isinstance(k, str) and _keras_object(v, depth + 1) for k, v in value.items())
+
+
+def check_keras_fields(config: dict[str, Any], bad) -> None:
+    """The config's Keras fields (name, trainable, dtype, …): what Keras builds from them is only what tangpoet
+    writes — a doctored ``dtype`` (a ``__lambda__``, a TorchModuleWrapper) would load, then fail at every use."""
+    dtype = config.get("dtype")
+    if dtype is not None and _policy_name(dtype) not in DTYPE_POLICIES:
+        bad(f"its dtype is not a dtype policy ({', '.join(DTYPE_POLICIES)})")
+    if not isinstance(config.get("name", ""), str) or not isinstance(config.get("trainable", True), bool):
+        bad("its name or trainable field has the wrong type")
+    for key in ("activity_regularizer", "input_shape", "batch_input_shape", "input_dim", "batch_size", "weights"):
+        if config.get(key) is not None:
+            bad(f"its config sets {key!r}, which a tangpoet model never has")
+    if not _keras_object(config.get("cell_options") or {}):
+        bad("its cell_options hold something other than plain values and Keras' own objects")
 
 
 def minimum_weights(config: dict[str, Any]) -> int:
@@ -121,7 +184,7 @@ def minimum_weights(config: dict[str, Any]) -> int:
     return vocab * width + head + width * units + (layers - 1) * units * units
 
 
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
+def read_config(path: str | os.PathLike, *, training_state: bool = False) -> dict[str, Any]:
     """The model's config (architecture, vocabulary, metadata) read from the file without building the model.
 
     Everything about the file is checked first, as untrusted input: it is a file (not a folder), a zip archive whose
@@ -137,7 +200,27 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelFileError(
             f"{path} is damaged: its architecture needs {needed:,} weights, but its weights member holds {held:,} bytes"
         )
+    most = maximum_weights_bytes(config, training_state=training_state)
+    if held > most:  # checked before anything is inflated: Keras would read it all (gigabytes from a small file)
+        raise ModelFileError(
+            f"{path} is damaged or hostile: its weights member inflates to {held:,} bytes, more than its architecture"
+            f" can hold ({most:,}); it was not read"
+        )
     return config
+
+
+def maximum_weights_bytes(config: dict[str, Any], *, training_state: bool = False) -> int:
+    """The most bytes the weights member of ``config``'s architecture can hold: its weights (exact for a built-in
+    cell; :data:`~tangpoet.limits.PLUGIN_CELL_WEIGHTS` times the least for a plugin cell) in float64, plus HDF5's
+    structure; ``training_state`` (the model inside a checkpoint): its optimizer's variables too, at most
+    :data:`~tangpoet.limits.MAX_OPTIMIZER_FACTOR` times the weights."""
+    vocab = len(config["vocabulary"])
+    cell, layers = config.get("cell", "lstm"), config["num_layers"]
+    exact = parameter_count(cell, layers, config["units"], config["embedding_dim"], vocab, config.get("tie_embeddings", False))
+    weights = exact if exact is not None else limits.PLUGIN_CELL_WEIGHTS * minimum_weights(config)
+    if training_state:
+        weights *= 1 + limits.MAX_OPTIMIZER_FACTOR
+    return weights * limits.WEIGHTS_BYTES_PER_PARAMETER + limits.WEIGHTS_OVERHEAD_BYTES + 64 * 2**10 * layers
 
 
 def parameter_count(
@@ -204,7 +287,9 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     if split is not None:
         split = {key: split[key] for key in ("train_poems", "val_poems", "seed") if _is_int(split.get(key))}
     script, script_source = model_script(config)
+    titles = _titles(meta.get("titles"))
     return {
+        **({"titles": titles} if titles else {}),  # only a title-aware file: older files describe as before
         "model": str(path),
         "file_mb": round(path.stat().st_size / 1e6, 2),
         "cell": config.get("cell", "lstm"),
@@ -229,6 +314,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "epochs": _field(training, "epochs", _is_int),
         "best_epoch": _field(training, "best_epoch", _is_int),
         "training_seconds": _field(training, "seconds", _is_number),
+        "precision": _field(training, "precision", is_str),  # fit --precision: what training computed in
         "val_nll_per_epoch": [round(r["val_nll"], 4) for r in history if _field(r, "val_nll", _is_number) is not None],
         "lineage": _lineage(meta.get("lineage")),
         "backend": _field(meta, "backend", is_str),
@@ -248,6 +334,20 @@ _STAGE_FIELDS = {  # lineage stage field -> what its value must be (a model file
     "file_fingerprint": lambda v: isinstance(v, str),
     "from": lambda v: isinstance(v, dict) and all(isinstance(v.get(k), str) for k in ("file", "fingerprint")),
 }
+
+
+def _titles(value) -> dict[str, Any] | None:
+    """A title-aware model's record of its titles (:func:`tangpoet.data.titles.model_record`), well-typed fields only."""
+    from tangpoet.data.titles import FORMAT
+
+    if not isinstance(value, dict) or value.get("format") != FORMAT:
+        return None
+    kept = {"format": FORMAT}
+    for key, check in (("title_start", lambda v: isinstance(v, str)), ("untitled_fraction", _is_number),
+                       ("titled_poems", _is_int), ("max_length", _is_int)):
+        if check(value.get(key)):
+            kept[key] = value[key]
+    return kept
 
 
 def _lineage(stages) -> list[dict[str, Any]]:
@@ -301,12 +401,23 @@ def format_info(info: dict[str, Any]) -> str:
             + f" · best epoch {info['best_epoch']} of {info['epochs']}"
             + (f" · {info['training_seconds'] / 60:.0f} min training" if info.get("training_seconds") else "")
         )
+    titles = info.get("titles")
+    if titles:
+        untitled = titles.get("untitled_fraction")
+        lines.append(
+            f"titles     title-aware ({titles['format']}: {titles.get('title_start', '<eos>')} title <bos> poem"
+            + (f"; {titles['titled_poems']:,} titled poems" if titles.get("titled_poems") is not None else "")
+            + (f", {untitled:.0%} of them trained untitled" if untitled is not None else "")
+            + ")"
+        )
     if info.get("val_nll_per_epoch"):
         lines.append("curve      " + " ".join(f"{v:.2f}" for v in info["val_nll_per_epoch"]))
     hp = info.get("hyperparameters") or {}
     if hp:
         keys = ("optimizer", "lr", "lr_decay", "batch_size", "steps_per_epoch", "clip_norm", "min_count", "seed")
         shown = [f"{k} {hp[k]}" for k in keys if k in hp] + ([f"ema {hp['ema']}"] if hp.get("ema") else [])
+        if info.get("precision") in ("bf16", "fp32"):  # the file itself loads and writes in float32 either way
+            shown.append(f"precision {info['precision']}")
         lines.append("training   " + ", ".join(shown))
     if len(info.get("lineage") or []) > 1:  # a fine-tuned model: every stage, the base files named
         stages = describe_lineage(info["lineage"])

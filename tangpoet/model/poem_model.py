@@ -224,6 +224,13 @@ class PoemModel(keras.Model):
         )
         return config
 
+    @property
+    def title_aware(self) -> bool:
+        """Whether the model was trained with titles (``fit --titles``; its metadata records the format)."""
+        from tangpoet.data.titles import is_title_aware
+
+        return is_title_aware(self.metadata)
+
     def hyperparameters(self) -> dict[str, Any]:
         return {
             "cell": self.cell_name,
@@ -307,10 +314,11 @@ def require_cell(config: dict[str, Any], path: Path) -> None:
     get_cell(name)  # imports exactly that entry point; a broken plugin is reported by name
 
 
-def load_model(path: str | os.PathLike) -> PoemModel:
-    """Load a model file written by :func:`save_model` (on any backend)."""
+def load_model(path: str | os.PathLike, *, training_state: bool = False) -> PoemModel:
+    """Load a model file written by :func:`save_model` (on any backend); ``training_state``: the model of a
+    checkpoint, whose weights member holds its optimizer's variables too (bounded accordingly)."""
     path = Path(path)
-    require_cell(read_config(path), path)  # clear errors before Keras sees the file
+    require_cell(read_config(path, training_state=training_state), path)  # clear errors before Keras sees the file
     try:
         with _weights_will_be_loaded():
             model = keras.saving.load_model(path, compile=False)

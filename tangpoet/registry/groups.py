@@ -25,8 +25,10 @@ BUILTIN_CONSTRAINTS = {
     "no-repeat": "tangpoet.decoding.constraints.repeat:NoRepeatConstraint",
     "keywords": "tangpoet.decoding.constraints.keywords:KeywordsConstraint",
     "verse": "tangpoet.decoding.constraints.verse:VerseConstraint",
+    "parallel": "tangpoet.decoding.constraints.parallel:ParallelConstraint",
 }
 BUILTIN_SCORERS = {
     "likelihood": "tangpoet.decoding.scoring.likelihood:LikelihoodScorer",
     "coherence": "tangpoet.decoding.scoring.coherence:CoherenceScorer",
+    "parallelism": "tangpoet.decoding.scoring.parallelism:ParallelismScorer",
 }

@@ -19,16 +19,51 @@ from tangpoet.serve.schemas import CheckRequest, CheckResult
 _SAMPLE = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
 
 
-def check(text: str, form: str | None = None, specs=()) -> dict:
-    """The report of ``tangpoet check --json`` for the one poem in ``text`` (a one-line error for anything else)."""
+def check(text: str, form: str | None = None, specs=(), suggest: int | None = None, suggester=None) -> dict:
+    """The report of ``tangpoet check --json`` for the one poem in ``text`` (a one-line error for anything else);
+    with ``suggest`` (``check --suggest K``) the suggestions, ranked by ``suggester`` (:class:`Suggester`)."""
     from tangpoet.checking import check_poems, parse_poem
 
     if len(text) > MAX_CHECK_CHARS:
         raise ApiError(400, f"text has {len(text):,} characters; /check takes one poem of at most {MAX_CHECK_CHARS:,}")
+    if suggest is not None:
+        from tangpoet.revision.suggest import check_count
+
+        check_count(suggest)
+        if suggester is None:
+            raise ApiError(400, "this server has no model to rank suggestions with")
     poem = parse_poem(text)
     if poem is None:
         raise ApiError(400, "no poem to check: the text holds no character")
-    return check_poems([poem], specs, form)[0].to_dict()
+    report = check_poems([poem], specs, form)[0]
+    if suggest is not None:
+        report.suggestions = suggester(report, specs, suggest)
+    return report.to_dict()
+
+
+class Suggester:
+    """``/check``'s suggestions (:func:`tangpoet.revision.suggest_report`) with the served model: a step decoder of
+    its own (the engine's belongs to the engine thread), one poem at a time (each is bounded: one poem's broken
+    characters, a second or so)."""
+
+    def __init__(self, model):
+        import threading
+
+        self.model = model
+        self._lock = threading.Lock()
+        self._stepper = None
+
+    def __call__(self, report, specs, k: int) -> list:
+        from tangpoet.checking import default_constraints
+        from tangpoet.decoding.stepper import StepDecoder
+        from tangpoet.revision import suggest_report
+
+        if not report.violations:
+            return []
+        with self._lock:
+            if self._stepper is None:
+                self._stepper = StepDecoder(self.model)
+            return suggest_report(self.model, report, default_constraints(specs), k, stepper=self._stepper)
 
 
 @lru_cache(maxsize=1)
@@ -40,8 +75,10 @@ def marks_available() -> bool:
         return False
 
 
-def check_router() -> APIRouter:
+def check_router(model=None) -> APIRouter:
+    """``POST /check``; ``model``: the served model, which ranks the suggestions of a request with ``suggest``."""
     router = APIRouter(dependencies=[Depends(require_json)], responses=RESPONSES)
+    suggester = Suggester(model) if model is not None else None
 
     @router.post(
         "/check",
@@ -49,7 +86,7 @@ def check_router() -> APIRouter:
         summary="平/仄 and rhyme marks of a poem, and what breaks the rules (`tangpoet check --json`)",
     )
     async def check_poem(body: CheckRequest):
-        report = await run_in_threadpool(check, body.text, body.form, body.specs())
+        report = await run_in_threadpool(check, body.text, body.form, body.specs(), body.suggest, suggester)
         return JSONResponse(report)
 
     return router

@@ -47,8 +47,11 @@ import numpy as np
 from tangpoet.decoding.cancellation import Cancelled
 from tangpoet.decoding.stepper import StepDecoder
 from tangpoet.data.vocab import BOS_ID, PAD_ID
+from tangpoet.serve import memory
 
 MODES = ("fused", "exact")
+#: Seconds of idleness (after some work) before the engine gives freed memory back to the system.
+IDLE_TRIM = 1.0
 
 
 class Stopped(Cancelled):
@@ -137,6 +140,7 @@ class BatchEngine:
         self.rows_stepped = 0
         self.largest_batch = 0
         self.model_seconds = 0.0  # time spent inside model calls (the rest of a request's time is its own Python)
+        self.trims = 0  # times memory was given back when idle
         self._warm_up(self._warm.pop(0))  # the one-row step, compiled before the server says it is listening
         self._thread = threading.Thread(target=self._loop, name="tangpoet-engine", daemon=True)
         self._thread.start()
@@ -198,10 +202,15 @@ class BatchEngine:
         return call.result
 
     def close(self) -> None:
+        """Stop the engine thread and wait for it: it ends after the model call or the warm-up (compiling a batch
+        shape while idle) in progress. Waiting only 5 s let the interpreter exit while a JAX or TensorFlow compile was
+        still running in this daemon thread: then the exit could hang (a Ctrl-C after a stream, when the idle engine
+        had just begun warming the next shape, did not stop the server)."""
         with self._cond:
             self._stopped = True
+            self._warm = []  # no further warm-up
             self._cond.notify_all()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=120)
 
     @property
     def live(self) -> int:
@@ -218,6 +227,7 @@ class BatchEngine:
         return time.monotonic() - self._steps[0].since >= self.max_wait
 
     def _loop(self) -> None:
+        worked = False  # since memory was last given back
         while True:
             with self._cond:
                 while not (self._stopped or self._arriving or self._driven or self._ready()):
@@ -226,7 +236,13 @@ class BatchEngine:
                     timeout = None
                     if self._steps:
                         timeout = max(self.max_wait - (time.monotonic() - self._steps[0].since), 0.0005)
-                    self._cond.wait(timeout)
+                    elif worked:
+                        timeout = IDLE_TRIM  # nothing to do: give memory back if it stays so
+                    if not self._cond.wait(timeout) and worked and not (self._steps or self._live):
+                        memory.trim()  # idle for IDLE_TRIM seconds after some work (tangpoet.serve.memory)
+                        self.trims += 1
+                        worked = False
+                worked = True
                 if self._stopped:
                     pending = self._steps
                     self._steps = []
@@ -432,6 +448,11 @@ class ProxyStepper(StepDecoder):
     def initial_state(self, batch: int):
         return self._real.initial_state(batch)
 
+    def titled(self, context):
+        """This request's proxy with ``context`` (a title) fed before every prefix: set in place (one per request)."""
+        self.context = np.asarray(context, dtype=np.int32).reshape(-1)
+        return self
+
     def _begin(self) -> None:
         """Decoding starts: the request passed every check ``write()`` makes."""
         self._job.check()
@@ -442,7 +463,7 @@ class ProxyStepper(StepDecoder):
         (exact) prefilled as ``write()`` alone does, beside the engine."""
         self._begin()
         self._engine.join(self._job)  # its step calls come from this thread: a batch may wait for them
-        prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
+        prefix = np.concatenate([self.context, np.asarray(prefix_ids, dtype=np.int32).reshape(-1)]).astype(np.int32)
         if self._job.exact:
             return self._engine.prefill(self._job, prefix, int(batch))
         state = self._real.initial_state(1)
@@ -485,7 +506,7 @@ class ProxyStepper(StepDecoder):
         token on every row)."""
         self._begin()
         self._prompt = rollout.prefix[1:]
-        prefix = [int(t) for t in rollout.prefix]
+        prefix = [int(t) for t in self.context] + [int(t) for t in rollout.prefix]  # a title first (titled)
         if self._job.exact:
             state = self._engine.prefill(self._job, np.asarray(prefix[:-1], dtype=np.int32), rollout.rows)
             queue = prefix[-1:]

@@ -19,22 +19,28 @@ from sse_starlette.sse import EventSourceResponse
 
 from tangpoet.serve import mailboxes
 from tangpoet.serve.errors import RESPONSES, error, require_json
-from tangpoet.serve.jobs import Busy, Job, Scheduler
+from tangpoet.serve.jobs import Busy, Closing, Job, Scheduler
 from tangpoet.serve.schemas import GenerateRequest, Poem
 from tangpoet.writing import poem_record, resolve_seed
 
 #: How often a waiting request looks at its client and its deadline (seconds).
 WATCH_INTERVAL = 0.25
+#: Seconds a request still running when the server is told to stop (SIGTERM, Ctrl-C) has to finish; then it is
+#: stopped: a stream ends with an ``error`` event, a ``/generate`` with 503. uvicorn's graceful timeout is longer.
+DRAIN_SECONDS = 3.0
 
 
 def generate_router(
     scheduler: Scheduler, request_model: type[GenerateRequest], *, backend: str, model_path: str, time_limit: float
 ) -> APIRouter:
     """The two writing endpoints, for requests of ``request_model`` (:func:`tangpoet.serve.schemas.generate_request`)
-    run by ``scheduler``."""
+    run by ``scheduler``; each poem names its model ``model_path`` (the server passes the file's name, not its
+    path)."""
     router = APIRouter(dependencies=[Depends(require_json)], responses=RESPONSES)
 
-    def submit(body: GenerateRequest, stream: bool) -> tuple[Job, asyncio.Queue, int]:
+    def submit(body: GenerateRequest, stream: bool, request: Request) -> tuple[Job, asyncio.Queue, int]:
+        if scheduler.closing:
+            raise Closing()
         seed = resolve_seed(body.seed)
         kwargs = body.write_kwargs(seed)
         events: asyncio.Queue = asyncio.Queue()
@@ -43,7 +49,8 @@ def generate_router(
         def sink(kind, payload):
             mailbox.post(events, (kind, payload))
 
-        return scheduler.submit(kwargs, sink, stream=stream, exact=body.exact), events, seed
+        client = request.client.host if request.client else ""
+        return scheduler.submit(kwargs, sink, stream=stream, exact=body.exact, client=client), events, seed
 
     def outcome(kind: str, payload) -> JSONResponse | None:
         if kind == "error":
@@ -62,9 +69,11 @@ def generate_router(
     @router.post("/generate", response_model=list[Poem], summary="Write poems (the objects of `tangpoet write --json`)")
     async def generate(body: request_model, request: Request):  # type: ignore[valid-type]
         try:
-            job, events, seed = submit(body, stream=False)
+            job, events, seed = submit(body, False, request)
         except Busy as busy:
             return error(503, str(busy), {"Retry-After": str(busy.retry_after)})
+        except Closing as closing:
+            return error(503, str(closing), {"Retry-After": "5"})
         while True:
             event = await next_event(events, job, request)
             if event is None:
@@ -84,9 +93,11 @@ def generate_router(
     )
     async def generate_stream(body: request_model, request: Request):  # type: ignore[valid-type]
         try:
-            job, events, seed = submit(body, stream=True)
+            job, events, seed = submit(body, True, request)
         except Busy as busy:
             return error(503, str(busy), {"Retry-After": str(busy.retry_after)})
+        except Closing as closing:
+            return error(503, str(closing), {"Retry-After": "5"})
         first = await next_event(events, job, request)  # "ready" once every check passed, or why not
         if first is None:
             return Response(status_code=499)
@@ -124,9 +135,27 @@ def generate_router(
             finally:
                 job.cancel()  # the client left (or the poem is done): its work stops, its rows leave the batch
 
-        return EventSourceResponse(stream(), ping=15)
+        # sse-starlette ends a stream when the server is told to stop: it waits for ours to end itself (it drains,
+        # or sends `error` after DRAIN_SECONDS) rather than cutting it with neither `done` nor `error`.
+        return _Events(job, stream(), ping=15, shutdown_grace_period=DRAIN_SECONDS + 1)
 
     return router
+
+
+class _Events(EventSourceResponse):
+    """The stream's response; its job is cancelled however the response ends — also when the client left before the
+    stream's generator first ran (its ``finally`` never runs then, and the job went on writing for nobody until its
+    time limit, holding a slot)."""
+
+    def __init__(self, job: Job, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.job = job
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.job.cancel()
 
 
 async def next_event(events: asyncio.Queue, job: Job, request: Request | None):
@@ -136,10 +165,15 @@ async def next_event(events: asyncio.Queue, job: Job, request: Request | None):
     while True:
         if not events.empty():
             return events.get_nowait()
-        left = job.deadline - time.monotonic()
+        now = time.monotonic()
+        left = job.deadline - now
         if left <= 0:
             job.cancel("time_limit")
             return ("stopped", "time_limit")
+        if job.drain is not None and now >= job.drain[0]:  # shutting down, its grace spent: stopped, answered now
+            job.cancel("shutdown")
+            return ("stopped", "shutdown")
+        left = min(left, (job.drain[0] - now) if job.drain is not None else left)
         try:
             return await _get(events, min(WATCH_INTERVAL, left))
         except asyncio.TimeoutError:

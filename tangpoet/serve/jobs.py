@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -35,13 +36,27 @@ class Busy(Exception):
         self.retry_after = retry_after
 
 
+class Closing(Exception):
+    """The server is shutting down: it takes no new request."""
+
+    def __init__(self):
+        super().__init__("the server is shutting down")
+
+
 class Job:
     """One request: its ``write()`` arguments, its deadline, its cancel flag, and a sink for its events."""
 
     def __init__(
-        self, kwargs: dict[str, Any], sink: Callable[[str, Any], None], deadline: float, stream: bool, exact: bool
+        self,
+        kwargs: dict[str, Any],
+        sink: Callable[[str, Any], None],
+        deadline: float,
+        stream: bool,
+        exact: bool,
+        client: str = "",
     ):
         self.kwargs = kwargs
+        self.client = client  # who sent it (the client's address): the unit of fairness
         self.exact = exact  # its model calls run alone (bit for bit write()), not fused with other requests'
         self.sink = sink
         self.deadline = deadline
@@ -50,6 +65,7 @@ class Job:
         self.started = False
         self.stepper: ProxyStepper | None = None
         self.submitted = time.monotonic()
+        self.drain: list[float] | None = None  # the scheduler's: [when a shutdown stops every request], shared
 
     def cancel(self, reason: str = "disconnected") -> None:
         """Stop the request (its client went away, or its time ran out): its planning stops at the planner's next
@@ -62,8 +78,12 @@ class Job:
         :func:`tangpoet.decoding.cancellation.checkpoint`), the request's step decoder and the engine before each model call."""
         if self.cancelled is not None:
             raise Stopped(self.cancelled)
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if now > self.deadline:
             raise Stopped("time_limit")
+        if self.drain is not None and now > self.drain[0]:  # the server is shutting down and its grace has passed
+            self.cancel("shutdown")
+            raise Stopped("shutdown")
 
     def begin(self) -> None:
         """Decoding starts (the request passed every check ``write()`` makes): tell the client once."""
@@ -82,7 +102,18 @@ class Job:
 
 class Scheduler:
     """Admits requests (at most ``max_active`` running, ``max_queue`` waiting; beyond that :class:`Busy`) and runs
-    each in its own thread against the shared :class:`BatchEngine`."""
+    each in its own thread against the shared :class:`BatchEngine`.
+
+    **Fair between clients** (a client: the address a request came from). A client alone may fill every slot; when
+    others come, each gets its share:
+
+    - a slot that frees goes to the waiting request of the client with the fewest requests running (then the fewest
+      held; the oldest such request), not to the oldest request overall — a client that floods the queue waits
+      behind everyone else's;
+    - when the queue is full, a request from a client holding fewer requests (running and waiting) than the client
+      holding the most takes the place of that client's newest waiting request, which is answered 503 with
+      ``Retry-After`` (it had not started): a flood never locks a second client out.
+    """
 
     def __init__(self, model, engine: BatchEngine, *, max_active: int = 64, max_queue: int = 64, time_limit: float = 60):
         self.model = model
@@ -95,6 +126,10 @@ class Scheduler:
         self._running = 0
         self._idle = 0  # worker threads waiting for a request
         self._handoff: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._held: Counter[str] = Counter()  # per client: requests running or waiting
+        self._active: Counter[str] = Counter()  # per client: requests running
+        self._closing = False
+        self.drain = [float("inf")]  # when a shutdown stops what is still running (shared with every job)
         self.served = 0
         self.rejected = 0
 
@@ -106,21 +141,79 @@ class Scheduler:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def retry_after(self) -> int:
+        return max(1, int(round(self.time_limit / 10)))
+
     def submit(
-        self, kwargs: dict[str, Any], sink: Callable[[str, Any], None], *, stream: bool, exact: bool | None = None
+        self,
+        kwargs: dict[str, Any],
+        sink: Callable[[str, Any], None],
+        *,
+        stream: bool,
+        exact: bool | None = None,
+        client: str = "",
     ) -> Job:
         exact = self.engine.mode == "exact" if exact is None else bool(exact)
-        job = Job(kwargs, sink, time.monotonic() + self.time_limit, stream, exact)
+        job = Job(kwargs, sink, time.monotonic() + self.time_limit, stream, exact, client)
+        job.drain = self.drain
+        bumped = None
         with self._lock:
+            if self._closing:
+                raise Closing()
             if self._running < self.max_active:
-                self._running += 1
-                self._launch(job)
+                self._start(job)
             elif len(self._waiting) < self.max_queue:
+                self._waiting.append(job)
+            elif (bumped := self._bump_for(client)) is not None:
                 self._waiting.append(job)
             else:
                 self.rejected += 1
-                raise Busy(retry_after=max(1, int(round(self.time_limit / 10))))
+                raise Busy(retry_after=self.retry_after)
+            self._held[client] += 1
+        if bumped is not None:
+            bumped.cancel("bumped")
+            bumped.sink("error", (503, str(Busy(self.retry_after)), {"Retry-After": str(self.retry_after)}))
         return job
+
+    def close(self, grace: float) -> None:
+        """The server is shutting down: no new request is taken (503); those running or waiting may finish within
+        ``grace`` seconds, then each is stopped with ``("stopped", "shutdown")`` (a stream ends with an ``error``
+        event, never cut). Safe in a signal handler: it takes no lock (two assignments)."""
+        self._closing = True
+        self.drain[0] = min(self.drain[0], time.monotonic() + float(grace))
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def _bump_for(self, client: str) -> Job | None:
+        """The queue is full (lock held): the newest waiting request of the client holding the most requests, taken
+        out of the queue for a request of ``client`` if ``client`` holds fewer; None if it holds as many."""
+        waiting = Counter(job.client for job in self._waiting if not job.cancelled)
+        if not waiting:
+            return None
+        top = max(waiting, key=lambda c: (self._held[c], c))
+        if self._held[top] <= self._held[client] + 1:
+            return None
+        for i in range(len(self._waiting) - 1, -1, -1):
+            if self._waiting[i].client == top:
+                bumped = self._waiting.pop(i)
+                self._release(bumped)
+                self.rejected += 1
+                return bumped
+        return None
+
+    def _start(self, job: Job) -> None:
+        self._running += 1
+        self._active[job.client] += 1
+        self._launch(job)
+
+    def _release(self, job: Job) -> None:
+        """``job`` holds no slot any more (lock held)."""
+        self._held[job.client] -= 1
+        if self._held[job.client] <= 0:
+            del self._held[job.client]
 
     def _launch(self, job: Job) -> None:
         """Run ``job`` on an idle worker thread, or a new one (called with the lock held). Workers are kept: starting a
@@ -135,16 +228,35 @@ class Scheduler:
         while True:
             self._run(job)
             with self._lock:
+                self._release(job)
+                self._active[job.client] -= 1
+                if self._active[job.client] <= 0:
+                    del self._active[job.client]
                 job = self._next()
             if job is None:
                 job = self._handoff.get()
 
     def _next(self) -> Job | None:
-        """The next waiting request for a worker that just finished one (lock held), or None: the worker idles."""
-        while self._waiting:
-            job = self._waiting.pop(0)
-            if not job.cancelled:
-                return job
+        """The next waiting request for a worker that just finished one (lock held), or None: the worker idles. Of the
+        clients waiting, the one with the fewest requests running goes first (its oldest request)."""
+        best = None
+
+        def share(job: Job) -> tuple[int, int]:  # fewest running first, then fewest held
+            return self._active[job.client], self._held[job.client]
+
+        for i, job in enumerate(self._waiting):
+            if job.cancelled:
+                continue
+            if best is None or share(job) < share(self._waiting[best]):
+                best = i
+        for job in [job for job in self._waiting if job.cancelled]:  # left before their turn: their places free
+            self._release(job)
+        if best is not None:
+            job = self._waiting[best]
+            self._waiting = [other for other in self._waiting if other is not job and not other.cancelled]
+            self._active[job.client] += 1
+            return job
+        self._waiting = []
         self._running -= 1
         self._idle += 1
         return None

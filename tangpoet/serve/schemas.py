@@ -40,6 +40,7 @@ from tangpoet.limits import (
     MAX_THEME_LENGTH,
     DecoderOption,
 )
+from tangpoet.data.titles import MAX_TITLE_LENGTH
 
 StrictFloat = Annotated[float, Strict()]  # a JSON number (an integer too), never a string or a boolean
 
@@ -139,6 +140,10 @@ class GenerateRequest(Body):
     num: WholeNumber = Field(
         1, description="poems to write (greedy writes one)", json_schema_extra={"minimum": 1, "maximum": MAX_HTTP_POEMS}
     )
+    variant: WholeNumber | None = Field(
+        None, description="with a ci tune as the form: its shape (又一体), 1 = the commonest (default); `/info` "
+        "lists each tune's variants", json_schema_extra={"minimum": 1, "maximum": 99},
+    )
     max_len: WholeNumber | None = Field(
         None, description="most characters per poem (default: the form's length, or 128)",
         json_schema_extra={"minimum": 1, "maximum": MAX_POEM_LENGTH},
@@ -167,6 +172,18 @@ class GenerateRequest(Body):
     theme: StrictStr | None = Field(
         None, description="a theme, e.g. 秋思: one keyword per line from corpus statistics (each poem's `plan`)",
         json_schema_extra={"maxLength": MAX_THEME_LENGTH},
+    )
+    title: StrictStr | None = Field(
+        None, description="a title-aware model: the title (题) the poem is written to, e.g. 送友人, or `auto` (the model "
+        "writes one first); each poem's `title`", json_schema_extra={"maxLength": 4 * MAX_TITLE_LENGTH},
+    )
+    template: StrictStr | None = Field(
+        None, description="fill in the blanks: fixed characters at any positions, the rest written (□ _ ＿ * ＊ ○ mark "
+        "a blank), e.g. □□明月□，□□□□□。□□□□□，□□□□□。; its shape gives the form when none is given",
+        json_schema_extra={"maxLength": MAX_POEM_LENGTH},
+    )
+    acrostic_at: StrictStr | WholeNumber | None = Field(
+        None, description="where the acrostic's characters go: start (藏头, default), end (藏尾) or a column from 1 (藏中)",
     )
     exact: StrictBool | None = Field(
         None,
@@ -202,13 +219,21 @@ class GenerateRequest(Body):
             if key in type(self).model_fields:
                 raise ApiError(400, f"options.{key}: {key} is a field of its own; give it outside options")
             given[key] = value
+        if any(value is None for value in self.options.values()):  # the library drops a null: name it here
+            from tangpoet.registry import DECODERS
+
+            takes = tuple(getattr(DECODERS.get(self.decoder), "options", ()) or ())
+            unknown = [key for key in self.options if key not in takes]
+            if unknown:
+                offered = ", ".join(takes) if takes else "no options"
+                raise ApiError(400, f"options.{unknown[0]}: decoder {self.decoder!r} does not take {unknown[0]} (it takes {offered})")
         return given
 
     def write_kwargs(self, seed: int) -> dict[str, Any]:
         """Keyword arguments for :func:`tangpoet.writing.write`."""
 
-        if self.num > MAX_HTTP_POEMS:
-            raise ApiError(400, f"this server writes at most {MAX_HTTP_POEMS} poems per request, got {self.num}")
+        if not 1 <= self.num <= MAX_HTTP_POEMS:  # the server's own bound (1-16), not the library's 1-1,000
+            raise ApiError(400, f"this server writes at most {MAX_HTTP_POEMS} poems per request (num from 1 to {MAX_HTTP_POEMS}), got {self.num}")
         if self.candidates is not None and self.candidates > MAX_HTTP_CANDIDATES:
             raise ApiError(400, f"this server writes at most {MAX_HTTP_CANDIDATES} candidates per request, got {self.candidates}")
         self.check_form()
@@ -217,6 +242,7 @@ class GenerateRequest(Body):
             begin=self.begin,
             acrostic=self.acrostic,
             form=self.form,
+            **({"variant": self.variant} if self.variant is not None else {}),
             decoder=self.decoder,
             num=self.num,
             max_len=self.max_len,
@@ -228,6 +254,9 @@ class GenerateRequest(Body):
             candidates=self.candidates,
             scorer=self.scorer,
             theme=self.theme,
+            **({"title": self.title} if self.title else {}),
+            **({"template": self.template} if self.template else {}),
+            **({"acrostic_at": self.acrostic_at} if self.acrostic_at is not None else {}),
             **self.decoder_options(),
         )
 
@@ -275,6 +304,7 @@ class Poem(BaseModel):
     backend: str
     model: str
     plan: list[str] | None = Field(None, description="with a theme: the keyword placed in each line")
+    title: str | None = Field(None, description="with a title: the title it was written to (the model's own with `auto`)")
 
 
 class Final(Poem):
@@ -306,6 +336,13 @@ class CheckRequest(Body):
         json_schema_extra={"maxItems": MAX_CONSTRAINTS},
     )
 
+    suggest: WholeNumber | None = Field(
+        None,
+        description="for each broken rule, this many replacements that mend it and break nothing else, ranked by the "
+        "model's likelihood of the whole poem (`tangpoet check --suggest K`); null: none",
+        json_schema_extra={"minimum": 1, "maximum": 20},
+    )
+
     def specs(self) -> list[Any]:
         return [(c.name, dict(c.options)) if isinstance(c, ConstraintSpec) else c for c in self.constraints]
 
@@ -325,6 +362,61 @@ class Violation(BaseModel):
     message: str
 
 
+class Pair(BaseModel):
+    col: int = Field(description="0-based position in the line")
+    first: str
+    second: str
+    score: float | None = Field(description="the pairing table's score (nats; null: a character it does not know)")
+    paired: bool
+
+
+class Couplet(BaseModel):
+    """A couplet that must be parallel (对仗: a 律诗's lines 3–4 and 5–6), position by position."""
+
+    lines: list[int] = Field(description="the two lines, 1-based")
+    paired: int
+    positions: int
+    share: float
+    pairs: list[Pair]
+
+
+class Repeat(BaseModel):
+    """重字: a character written more than once other than as 叠字."""
+
+    char: str
+    places: list[list[int]] = Field(description="[line, char], 1-based, per occurrence")
+
+
+class Change(BaseModel):
+    line: int = Field(description="0-based verse")
+    col: int = Field(description="0-based position in the verse")
+    was: str
+    char: str
+
+
+class SuggestionOption(BaseModel):
+    """One replacement offered (its first change's place and characters, and every change: a pair has two)."""
+
+    line: int
+    col: int
+    was: str
+    char: str
+    changes: list[Change]
+    delta: float = Field(description="the gain in the whole poem's log-probability (nats)")
+    mends: list[str] = Field(description="every rule it mends")
+
+
+class Suggestion(BaseModel):
+    """The suggestions for one broken rule (``note``: why no single character mends it, when none does)."""
+
+    rule: str
+    line: int
+    col: int
+    message: str
+    options: list[SuggestionOption]
+    note: str | None
+
+
 class CheckResult(BaseModel):
     """What ``tangpoet check --json`` prints for one poem."""
 
@@ -337,6 +429,9 @@ class CheckResult(BaseModel):
     lines: list[Line]
     pattern_name: str | None
     violations: list[Violation]
+    couplets: list[Couplet] = Field(default_factory=list, description="对仗 of the couplets that must be parallel")
+    chongzi: list[Repeat] = Field(default_factory=list, description="重字 of a 绝句 or 律诗")
+    suggestions: list[Suggestion] | None = Field(None, description="with suggest: per broken rule at a character")
 
 
 class ErrorBody(BaseModel):

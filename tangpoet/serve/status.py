@@ -26,13 +26,15 @@ def offered_decoders() -> dict[str, tuple[str, ...]]:
 
 def installed() -> dict[str, Any]:
     """What ``/info`` lists as installed, read now (a name registered at run time shows), and the forms."""
-    from tangpoet.decoding.forms import FORMS
+    from tangpoet.decoding.forms import FORMS, tunes
 
     return {
         "decoders": list(offered_decoders()),
         "cells": available_names("cell"),
         "constraints": available_names("constraint"),
         "forms": [{"name": f.name, "lines": f.lines, "chars": f.chars, "aliases": list(f.aliases)} for f in FORMS],
+        # ci tunes (词牌), the form names of ci: each with its variants (``variant`` of a request; 1 = the commonest)
+        "tunes": [{"name": t.name, "variants": len(t.variants), "count": t.count} for t in tunes()],
     }
 
 

@@ -25,3 +25,9 @@ class EpochProgress(keras.callbacks.ProgbarLogger):
     def set_params(self, params):
         super().set_params(params)
         self.epochs = self.total_epochs  # what its "Epoch e/N" line counts to
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Keras prints no epoch line for a one-epoch run; ``fit --epochs 1`` gets its "Epoch 1/1" like any other."""
+        super().on_epoch_begin(epoch, logs)
+        if self.verbose and self.epochs == 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)

@@ -29,20 +29,29 @@ RESUMED_OPTIONS = {
     "optimizer": "--optimizer",
     "steps_per_epoch": "--steps-per-epoch",
     "ema": "--ema",
+    "titles": "--titles",
+    "untitled_fraction": "--untitled-fraction",
 }
-_FROM_STATE = ("seed", "val_split", "optimizer", "steps_per_epoch", "ema")  # in state.json, not the model's config
+_FROM_STATE = ("seed", "val_split", "optimizer", "steps_per_epoch", "ema", "titles", "untitled_fraction")  # in state.json, not the model's config
 _DEFAULTS = {"tie_embeddings": False, "dropout": 0.0, "embedding_dropout": 0.0}  # absent from older model files
-_STATE_DEFAULTS = {"optimizer": "adam", "ema": 0.0}  # absent from checkpoints before --optimizer / --ema existed
+_STATE_DEFAULTS = {"optimizer": "adam", "ema": 0.0, "titles": False, "untitled_fraction": 0.2}  # absent from checkpoints before --optimizer / --ema existed
 
 
 def checkpoint_settings(path: str | os.PathLike) -> dict[str, Any] | None:
     """The checkpoint's values of :data:`RESUMED_OPTIONS`, or ``None`` when it cannot be read (``train`` says why)."""
-    try:
+    from tangpoet import limits
+    from tangpoet.errors import TangpoetError
+    from tangpoet.training.checkpoint import members
+
+    try:  # untrusted: read only within the checkpoint's bounds (else read_checkpoint says what is wrong)
         with zipfile.ZipFile(path) as archive:
+            members(archive, path)
             state = json.loads(archive.read("state.json"))
             with archive.open("model.keras") as member, zipfile.ZipFile(member) as model:
+                if model.getinfo("config.json").file_size > limits.MAX_CONFIG_BYTES:
+                    return None
                 config = json.loads(model.read("config.json"))["config"]
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError):
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, RecursionError, TangpoetError):
         return None
     if not isinstance(state, dict) or not isinstance(config, dict):
         return None

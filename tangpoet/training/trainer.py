@@ -22,7 +22,7 @@ import numpy as np
 
 from tangpoet import __version__
 
-from tangpoet.training import distribute, finetune
+from tangpoet.training import distribute, finetune, precision
 from tangpoet.backend import ensure_backend
 from tangpoet.data.batching import Batches
 from tangpoet.data.corpus import CorpusReport, Poem
@@ -78,6 +78,9 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | rmsprop | sgd (OPTIMIZERS), always with global-norm clipping
     steps_per_epoch: int | None = None  # an epoch of this many batches from an endless stream of passes (None: a pass)
     ema: float = 0.0  # > 0: validate, keep and save the exponential moving average of the weights (this momentum/step)
+    precision: str = "auto"  # auto | bf16 | fp32: what the layers compute in (tangpoet.training.precision)
+    titles: bool = False  # title-aware: train on "<eos> title <bos> content" (tangpoet.data.titles)
+    untitled_fraction: float = 0.2  # with titles: the share of titled training poems trained without their title
 
     def validate(self) -> None:
         checks = [
@@ -97,6 +100,8 @@ class TrainConfig:
             (self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.steps_per_epoch is None or self.steps_per_epoch >= 1, "--steps-per-epoch must be at least 1"),
             (0.0 <= self.ema < 1.0, "--ema must be in [0, 1) (0: off)"),
+            (self.precision in precision.PRECISIONS, f"--precision must be one of {', '.join(precision.PRECISIONS)}"),
+            (0.0 <= self.untitled_fraction <= 1.0, "--untitled-fraction must be in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -221,26 +226,10 @@ def write_checkpoint(path: Path, model: PoemModel, state: dict[str, Any]) -> Non
 
 
 def read_checkpoint(path: Path) -> tuple[PoemModel, list[np.ndarray], dict[str, Any]]:
-    if not path.is_file():
-        raise TangpoetError(f"no checkpoint to resume from: {path} does not exist")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            state = json.loads(archive.read("state.json"))
-            optimizer = np.load(io.BytesIO(archive.read("optimizer.npz")))
-            optimizer_values = [optimizer[f"arr_{i}"] for i in range(len(optimizer.files))]
-            best_raw = archive.read("best_weights.npz")
-            if best_raw:
-                best = np.load(io.BytesIO(best_raw))
-                state["best_weights"] = [best[f"arr_{i}"] for i in range(len(best.files))]
-            model_tmp = atomic_path(path)
-            try:
-                model_tmp.write_bytes(archive.read("model.keras"))
-                model = load_model(model_tmp)
-            finally:
-                model_tmp.unlink(missing_ok=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ModelFileError) as exc:
-        raise TangpoetError(f"checkpoint {path} is damaged: {exc}") from None
-    return model, optimizer_values, state
+    """``(model, optimizer values, state)``, every part checked as untrusted input (training/checkpoint.py)."""
+    from tangpoet.training.checkpoint import read_checkpoint as read
+
+    return read(path)
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -283,13 +272,15 @@ class _Trainer:
             "epoch": epoch + 1,
             "loss": float(logs.get("loss", float("nan"))),
             "lr": self.config.learning_rate(epoch),
+            "precision": precision.current(self.model),  # --resume may change it between epochs
         }
         # --ema: the averaged weights are the ones validated, kept as the best and saved; training (and the
         # checkpoint, whose optimizer state holds the average) goes on from the raw ones
         self.raw_weights = self._swap_in_average() if self.config.ema else None
         try:
             if self.scorer is not None:
-                evaluation = self.scorer(self.val_batches)
+                with precision.float32_compute(self.model):  # the saved model's NLL, as `tangpoet eval` gives it
+                    evaluation = self.scorer(self.val_batches)
                 record.update(val_nll=evaluation.nll, val_ppl=evaluation.perplexity)
                 logs["val_nll"] = evaluation.nll
                 logs["val_ppl"] = evaluation.perplexity
@@ -392,6 +383,8 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         config.optimizer = saved.get("optimizer", "adam")
         config.ema = saved.get("ema", 0.0)
         config.steps_per_epoch = saved.get("steps_per_epoch", config.steps_per_epoch)
+        config.titles = saved.get("titles", False)
+        config.untitled_fraction = saved.get("untitled_fraction", config.untitled_fraction)
         earlier = saved.get("lineage_before", [])
         from_file = saved.get("from_file")
     else:
@@ -401,29 +394,44 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
     train_poems, val_poems, duplicates = training_split(poems, config.val_split, config.seed, val_from=val_from)
     if duplicates:
         log(f"dropped {duplicates} training {'poem' if duplicates == 1 else 'poems'} equal to a held-out poem")
+    titled = _titled(train_poems, val_poems, config, log) if config.titles else None  # (train, val titles, report)
     if model is None and base is not None:
-        model, earlier, from_file = _start_from(base, config, train_poems, extend_vocab, log)
+        model, earlier, from_file = _start_from(base, config, train_poems, extend_vocab, log, titled)
     if model is None:
-        vocab = Vocabulary.build((p.content for p in train_poems), min_count=config.min_count)
+        texts = [p.content for p in train_poems] + (titled[0] if titled else [])
+        vocab = Vocabulary.build(texts, min_count=config.min_count)
         model = build_model(vocab, **config.architecture())
     vocab = model.vocab
 
-    train_seqs = [vocab.encode(p.content) for p in train_poems]
-    val_seqs = [vocab.encode(p.content) for p in val_poems]
+    if titled:
+        from tangpoet.data.titles import encode_sequence
+
+        train_seqs = [encode_sequence(vocab, t, p.content) for t, p in zip(titled[0], train_poems)]
+        val_seqs = [encode_sequence(vocab, t, p.content) for t, p in zip(titled[1], val_poems)]
+    else:
+        train_seqs = [vocab.encode(p.content) for p in train_poems]
+        val_seqs = [vocab.encode(p.content) for p in val_poems]
     rows = placement.replicas  # data parallel: every batch splits evenly over the devices (masked filler rows)
-    train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed, row_multiple=rows)
+    started = titled is not None  # validation: the NLL of the content given its title (titles.py)
+    train_batches = Batches(train_seqs, config.batch_size, shuffle=True, seed=config.seed, row_multiple=rows, started=started)
     val_batches = (
-        Batches(val_seqs, config.batch_size, shuffle=False, row_multiple=rows, buckets=train_batches.buckets)
+        Batches(val_seqs, config.batch_size, shuffle=False, row_multiple=rows, buckets=train_batches.buckets,
+                started=started, content_only=started)
         if val_seqs
         else None
     )
     epoch_batches = train_batches if config.steps_per_epoch is None else Stream(train_batches, config.steps_per_epoch)
 
+    chosen = precision.choose(  # --precision: the layers' dtype policies, set before the step is compiled
+        config.precision, keras.backend.backend(), precision.probe_shapes(model.units, model.embedding_dim, len(vocab))
+    )
+    precision.apply(model, chosen.precision)
     compile_for_training(model, config)
     if optimizer_values is not None:
         model.optimizer.build(model.trainable_variables)
-        if len(optimizer_values) != len(model.optimizer.variables):
-            raise TangpoetError("checkpoint optimizer state does not match the model")
+        from tangpoet.training.checkpoint import check_optimizer_shapes
+
+        check_optimizer_shapes(model.optimizer.variables, optimizer_values, checkpoint_path(out))
         for variable, value in zip(model.optimizer.variables, optimizer_values):
             variable.assign(value)
 
@@ -438,6 +446,8 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         optimizer=config.optimizer,
         ema=config.ema,
         steps_per_epoch=config.steps_per_epoch,
+        titles=config.titles,
+        untitled_fraction=config.untitled_fraction,
         lineage_before=earlier,
         from_file=from_file,
     )
@@ -450,6 +460,7 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         f" {train_batches.padding():.1%} of computed tokens · backend {keras.backend.backend()}"
     )
     log(distribute.describe(placement))
+    log(chosen.describe())
     if resume:
         log(f"resuming after epoch {start_epoch} from {trainer.checkpoint}")
 
@@ -482,6 +493,11 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         if state["best_weights"] is not None:
             model.set_weights(state["best_weights"])
         model.metadata = _metadata(model, config, report, state, len(train_poems), len(val_poems), fingerprint)
+        model.metadata["training"]["precision"] = chosen.precision  # the file itself loads in float32 (precision.py)
+        if titled:
+            from tangpoet.data.titles import model_record
+
+            model.metadata["titles"] = model_record(titled[2])
         from tangpoet.decoding.constraints.verse import corpus_verse_chars
 
         verse_chars = corpus_verse_chars(p.content for p in train_poems)  # free verse's bounds when writing (`verse`)
@@ -512,14 +528,26 @@ def _train(poems, report, config, out, placement, *, resume, verbose, log, val_f
         stop.restore()
 
 
-def _start_from(base, config, train_poems, extend_vocab, log):
+def _titled(train_poems, val_poems, config, log):
+    """``fit --titles``: the cleaned titles of the training poems (a seeded ``untitled_fraction`` of them blanked)
+    and of the validation poems, and the :class:`~tangpoet.data.titles.TitleReport`."""
+    from tangpoet.data.titles import clean_titles, draw_untitled
+
+    titles, report = clean_titles([*train_poems, *val_poems])
+    train_titles, drawn = draw_untitled(titles[: len(train_poems)], config.untitled_fraction, config.seed)
+    report.untitled_fraction, report.untitled_drawn = config.untitled_fraction, drawn
+    log(report.format())
+    return train_titles, titles[len(train_poems) :], report
+
+
+def _start_from(base, config, train_poems, extend_vocab, log, titled=None):
     """The model a fine-tuning run starts from, the base's lineage, and the base file's name and fingerprint."""
     path = finetune.resolve_base(base)
     model = load_model(path)
     for name in ARCHITECTURE:  # the base's architecture wins (the CLI refuses typed options that differ)
         setattr(config, name, model.hyperparameters()[name])
     earlier = finetune.base_stages(model, path)
-    texts = [p.content for p in train_poems]
+    texts = [p.content for p in train_poems] + (titled[0] if titled else [])
     if extend_vocab:
         model, added = finetune.extend_vocabulary(model, texts, config.min_count)
         log(f"vocabulary extended by {len(added)} characters (rows started from <unk>'s) from {path.name}")

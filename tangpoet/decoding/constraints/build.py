@@ -36,7 +36,7 @@ from tangpoet.decoding.constraints.keywords import (
 from tangpoet.decoding.constraints.named import to_constraint
 from tangpoet.decoding.constraints.plan import RUN_KEY, Plan, fix, make_plan, unique
 from tangpoet.decoding.constraints.prefix import BeginConstraint, ForcedPrefix
-from tangpoet.decoding.constraints.repeat import NoRepeat, NoRepeatConstraint, NoRepeatNGram
+from tangpoet.decoding.constraints.repeat import NoRepeat, NoRepeatConstraint, NoRepeatNGram, NoRepeatVerse
 from tangpoet.decoding.constraints.tokens import BannedTokens
 from tangpoet.decoding.constraints.verse import FreeVerse, VerseConstraint
 from tangpoet.decoding.forms import COMMA, FULL_STOP, Form, get_form
@@ -77,8 +77,8 @@ class Constraints:
 def _unknown_error(vocab: Vocabulary, label: str, text: str) -> None:
     unknown = vocab.unknown(text)
     if unknown:
-        listed = "".join(unknown)
-        raise VocabularyError(f"the model does not know {listed!r} (in {label} {text!r})")
+        listed = ", ".join(repr(char) for char in unknown)  # in order, each once: 'H', 'e', 'l', 'o' (not 'Helo')
+        raise VocabularyError(f"the model does not know {listed} (in {label} {text!r})")
 
 
 def _merge(label: str, current: Any, new: Any) -> Any:
@@ -229,6 +229,7 @@ def build_constraints(
         # the soft repetition rules first among the soft ones (a plugin's soft preference never leaves them nothing)
         if no_repeat:
             processors.append(NoRepeat())
+            processors.append(NoRepeatVerse(classes.line_end))
         if no_repeat_ngram:
             processors.append(NoRepeatNGram(no_repeat_ngram))
         processors += middle
@@ -302,12 +303,14 @@ def _no_run(label: str, text: str, run: int | None) -> None:
 def _plan(vocab, classes, shape: Form, begin, acrostic, keywords, max_len, rng, extra, run=None) -> Plan:
     """Plan over an exact shape: begin and acrostic fixed, then the planner (constraints + keyword places)."""
     allowed = np.broadcast_to(classes.char, (shape.lines, shape.chars, classes.size)).copy()
+    for line, n in enumerate(shape.lengths):  # a ci's shorter verses: no character past their end
+        allowed[line, n:] = ~classes.char
     ctx = PlanContext(vocab, classes, shape, begin, acrostic, keywords, max_len, rng, allowed)
     ctx.data[RUN_KEY] = run
     sources: dict[tuple[int, int], str] = {}
     for t, char in enumerate(begin):
-        line, col = divmod(t, shape.chars + 1)
-        if line >= shape.lines or col == shape.chars or not classes.char[vocab.id(char)]:
+        line, col = shape.position(t)
+        if line >= shape.lines or col >= shape.lengths[line] or not classes.char[vocab.id(char)]:
             continue  # validate_prompt has checked the marks
         fix(ctx, line, col, vocab.id(char))
         sources[(line, col)] = "the begin text"

@@ -9,7 +9,7 @@ import numpy as np
 
 from tangpoet.decoding.constraints.base import NEG_INF, Constraint, LogitsProcessor, Violation
 from tangpoet.decoding.constraints.classes import TokenClasses
-from tangpoet.decoding.forms import COMMA, FORMS, FULL_STOP, LINE_END, Form, get_form
+from tangpoet.decoding.forms import CI_VERSE_END, COMMA, FORMS, FULL_STOP, LINE_END, Form, get_form
 from tangpoet.data.vocab import EOS_ID
 
 
@@ -23,10 +23,14 @@ class LineForm(LogitsProcessor):
         self.lengths = tuple(sorted(set(int(n) for n in lengths)))
         self.name = name
         self.form = form  # the regulated-verse form enforced, or None (a free acrostic)
+        # a ci tune's variant: each verse its own length (the first verse's does not decide the others)
+        self.verse_lengths = tuple(form.verse_lengths) if form is not None else ()
         self.char_ids = np.flatnonzero(classes.char)
         self._masks: dict[tuple[int, int, int], np.ndarray] = {}
 
     def mark(self, line: int) -> int:
+        if self.form is not None and self.form.marks:
+            return self.classes.full_stop if self.form.punctuation(line) == FULL_STOP else self.classes.comma
         if line % 2 == 0 and line != self.lines - 1:
             return self.classes.comma
         return self.classes.full_stop
@@ -56,6 +60,8 @@ class LineForm(LogitsProcessor):
 
     def __call__(self, history, log_probs):
         line, count, first = self.classes.line_positions(history)
+        if self.verse_lengths:  # per verse: its own length stands where the first verse's would
+            first = np.asarray(self.verse_lengths + (0,))[np.minimum(line, self.lines)]
         keys = np.stack([line, count, first], axis=1)
         if (keys == keys[:1]).all():  # the usual case: every row (all beams, under a form) at the same position
             log_probs[:, ~self.keep(tuple(int(k) for k in keys[0]))] = NEG_INF
@@ -70,19 +76,24 @@ class LineForm(LogitsProcessor):
 
     @property
     def max_length(self) -> int:
+        if self.verse_lengths:
+            return sum(n + 1 for n in self.verse_lengths)
         return self.lines * (self.lengths[-1] + 1)
 
     @property
     def min_length(self) -> int:
+        if self.verse_lengths:
+            return self.max_length
         return self.lines * (self.lengths[0] + 1)
 
 
-def split_verses(text: str) -> list[str]:
-    """The verses of ``text``, each with its closing mark (a last verse without one is kept as it is)."""
+def split_verses(text: str, ends: str = LINE_END) -> list[str]:
+    """The verses of ``text``, each with its closing mark (a last verse without one is kept as it is); ``ends``: the
+    marks that close a verse (a ci's: :data:`~tangpoet.decoding.forms.CI_VERSE_END`, with 、)."""
     verses, current = [], ""
     for char in text:
         current += char
-        if char in LINE_END:
+        if char in ends:
             verses.append(current)
             current = ""
     return verses + ([current] if current else [])
@@ -95,18 +106,45 @@ def verse_chars(verse: str) -> str:
     return "".join(c for c in verse if not is_punctuation(c) and not c.isspace())
 
 
+def ci_lengths(text: str) -> tuple[int, ...]:
+    """The verse lengths of ``text`` read as a ci (verses end at ``，。、？！；``)."""
+    return tuple(n for n in (len(verse_chars(v)) for v in split_verses(text, CI_VERSE_END)) if n)
+
+
 def detect_form(text: str) -> Form | None:
-    """The regulated form whose shape ``text`` has (4 or 8 verses of 5 or 7 characters each), or None."""
+    """The form whose shape ``text`` has: a regulated shi form (4 or 8 verses of 5 or 7 characters each), else the
+    ci tune variant it has the shape of (:func:`~tangpoet.decoding.forms.tunes.detect_variant`), or None."""
     verses = [verse_chars(v) for v in split_verses(text)]
     verses = [v for v in verses if v] or verses
     for form in FORMS:
         if len(verses) == form.lines and all(len(v) == form.chars for v in verses):
             return form
-    return None
+    from tangpoet.decoding.forms.tunes import detect_variant
+
+    return detect_variant(ci_lengths(text))
+
+
+def ci_form_violations(text: str, form: Form) -> list[Violation]:
+    """A ci against its tune's variant: the same characters in all (a verse break placed elsewhere — editions
+    punctuate ci differently — is not a fault), verse by verse where the count differs."""
+    lengths = ci_lengths(text)
+    if sum(lengths) == form.total_chars:
+        return []
+    want = "+".join(map(str, form.lengths))
+    have = "+".join(map(str, lengths)) or "0"
+    out = [Violation("length", None, None, f"{sum(lengths)} characters in {len(lengths)} verses ({have}); "
+                     f"{form} has {form.total_chars} in {form.lines} ({want})")]
+    if len(lengths) == form.lines:
+        for i, (n, m) in enumerate(zip(lengths, form.lengths)):
+            if n != m:
+                out.append(Violation("length", i, None, f"第{i + 1}句 {n} 字，应 {m} 字 (verse {i + 1} has {n} characters, {form} has {m})"))
+    return out
 
 
 def form_violations(text: str, form: Form) -> list[Violation]:
     """Line count, line lengths and punctuation of ``text`` against ``form``."""
+    if form.is_ci:
+        return ci_form_violations(text, form)
     out: list[Violation] = []
     verses = split_verses(text)
     if len(verses) != form.lines:
@@ -152,7 +190,8 @@ class FormConstraint(Constraint):
                     "length",
                     None,
                     None,
-                    f"{len(verses)} lines of {shape} characters match no regulated form (4 or 8 lines of 5 or 7 characters)",
+                    f"{len(verses)} lines of {shape} characters match no regulated form (4 or 8 lines of 5 or 7 "
+                    "characters) and no ci tune (name the tune in a title line, e.g. 浣溪沙:…)",
                 )
             ]
         return form_violations(text, form)

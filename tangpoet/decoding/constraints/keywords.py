@@ -39,6 +39,14 @@ def parse_keywords(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def keywords_to_vocabulary(keywords: Sequence[str], known, script: str | None = None) -> tuple[str, ...]:
+    """Each keyword in the vocabulary's script, as ``begin`` is read (:func:`tangpoet.data.script.to_vocabulary`):
+    風 typed for a simplified model is 风; keywords that become one are kept once."""
+    from tangpoet.data.script import to_vocabulary
+
+    return tuple(dict.fromkeys(to_vocabulary(keyword, known, script) for keyword in keywords))
+
+
 def check_keywords(keywords: Sequence[str], form: Form | None) -> None:
     """One-line refusals that need no vocabulary: length, punctuation, too many for the form."""
     for keyword in keywords:

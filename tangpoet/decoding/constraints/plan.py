@@ -31,12 +31,18 @@ RUN_KEY = "no-repeat.run"  # ctx.data: no character more than this many times in
 class PlanMask(LogitsProcessor):
     """Under an exact line form: the plan's static mask at the next character position (fixed characters forced)."""
 
-    def __init__(self, allowed: np.ndarray, chars: int, what: str = "the plan"):
+    def __init__(self, allowed: np.ndarray, chars: int, what: str = "the plan", form=None):
         self.allowed = allowed
         self.step = int(chars) + 1
         self.what = what
+        self.form = form if form is not None and form.is_ci else None  # a ci: verses of their own lengths
 
     def __call__(self, history, log_probs):
+        if self.form is not None:
+            line, col = self.form.position(history.shape[1])
+            if line < self.form.lines and col < self.form.lengths[line]:
+                log_probs[:, ~self.allowed[line, col]] = NEG_INF
+            return log_probs
         line, col = divmod(history.shape[1], self.step)
         if line < self.allowed.shape[0] and col < self.allowed.shape[1]:
             log_probs[:, ~self.allowed[line, col]] = NEG_INF
@@ -59,7 +65,7 @@ class Plan:
             out.extend(hook(constraint, "processors", self.ctx, variant))
         if self.ctx.allowed is not None:
             what = "the plan (" + ", ".join(["form", *[c.name for c in self.constraints], *(["keywords"] if self.placements else [])]) + ")"
-            out.append(PlanMask(self.ctx.allowed, self.ctx.allowed.shape[1], what))
+            out.append(PlanMask(self.ctx.allowed, self.ctx.allowed.shape[1], what, self.ctx.form))
         return out
 
 

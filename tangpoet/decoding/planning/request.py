@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,9 @@ def check_theme(theme: str | None) -> str:
         raise ConstraintError(f"the theme has {len(theme)} characters; a theme is a word or a short phrase of at most {MAX_THEME_LENGTH}")
     if any(is_punctuation(c) for c in theme):
         raise ConstraintError(f"a theme is characters only, without punctuation: {theme!r}")
+    marks = [c for c in theme if not unicodedata.category(c).startswith("L")]  # $, ~, 1, emoji: never silently dropped
+    if marks:
+        raise ConstraintError(f"a theme is characters only: {marks[0]!r} in {theme!r} is not one")
     return theme
 
 

@@ -89,18 +89,45 @@ class ThemeTable:
 
     @classmethod
     def load(cls, path) -> ThemeTable:
+        """The table in ``path``, read as untrusted input: every array's header is checked before anything is
+        allocated (:func:`tangpoet.data.untrusted.npz_arrays`, at most :data:`~tangpoet.limits.MAX_TABLE_BYTES`), the
+        ``source`` JSON bounded in depth, the arrays' sizes and offsets consistent; else one :class:`ThemeTableError`."""
+        from tangpoet.limits import MAX_TABLE_BYTES
+        from tangpoet.data.untrusted import npz_arrays, read_json
+
+        what = f"{path} (a theme table)"
         try:
-            with np.load(path, allow_pickle=False) as data:
-                words, keywords = str(data["words"]), str(data["keywords"])
-                return cls(
-                    [words[i : i + 2] for i in range(0, len(words), 2)],
-                    [keywords[i : i + 2] for i in range(0, len(keywords), 2)],
-                    str(data["keys"]).split("\n"),
-                    data["offsets"],
-                    data["index"],
-                    data["weight"],
-                    json.loads(str(data["source"])),
-                )
+            data = npz_arrays(path, what, ThemeTableError, max_bytes=MAX_TABLE_BYTES)
+            missing = [k for k in ("words", "keywords", "keys", "offsets", "index", "weight", "source") if k not in data]
+            if missing:
+                raise ThemeTableError(f"{what} is damaged: it has no {', '.join(missing)}")
+            texts = {k: data[k] for k in ("words", "keywords", "keys", "source")}
+            if any(a.dtype.kind != "U" or a.ndim != 0 for a in texts.values()):
+                raise ThemeTableError(f"{what} is damaged: its words, keywords, keys and source are not text")
+            numbers = {k: data[k] for k in ("offsets", "index", "weight")}
+            if any(a.dtype.kind not in "iuf" or a.ndim != 1 for a in numbers.values()):
+                raise ThemeTableError(f"{what} is damaged: its offsets, index and weight are not arrays of numbers")
+            words, keywords, keys = str(texts["words"]), str(texts["keywords"]), str(texts["keys"]).split("\n")
+            offsets, index = numbers["offsets"].astype(np.int64), numbers["index"].astype(np.int64)
+            if (
+                len(offsets) != len(keys) + 1
+                or len(index) != len(numbers["weight"])
+                or (len(offsets) and (offsets[0] != 0 or offsets[-1] != len(index) or np.any(np.diff(offsets) < 0)))
+                or (len(index) and (index.min() < 0 or index.max() >= len(keywords) // 2))
+            ):
+                raise ThemeTableError(f"{what} is damaged: its offsets and index do not fit its keys and keywords")
+            source = read_json(str(texts["source"]), f"{what}: its source", ThemeTableError)
+            return cls(
+                [words[i : i + 2] for i in range(0, len(words), 2)],
+                [keywords[i : i + 2] for i in range(0, len(keywords), 2)],
+                keys,
+                offsets,
+                index,
+                numbers["weight"],
+                source if isinstance(source, dict) else {},
+            )
+        except ThemeTableError:
+            raise
         except (OSError, KeyError, ValueError) as exc:
             raise ThemeTableError(f"{path} is not a tangpoet theme table: {type(exc).__name__}: {exc}") from None
 

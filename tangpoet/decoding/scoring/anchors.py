@@ -52,6 +52,8 @@ def _layout(shape: str) -> list[str | None]:
 def anchor_tokens(stepper, shape: str, index: int = 0) -> tuple[int, ...]:
     """The ``index``-th anchor poem of ``shape`` for the stepper's model (ids, no ``<bos>``/``<eos>``)."""
     model = stepper.model
+    if len(getattr(stepper, "context", ())):  # a title-aware model writing to a title: anchors given it, not cached
+        return _sample(stepper, shape, index)
     per_model = _CACHE.get(model)
     if per_model is None:
         per_model = {}

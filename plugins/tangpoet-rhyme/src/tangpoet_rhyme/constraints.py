@@ -25,7 +25,7 @@ import numpy as np
 
 from tangpoet.decoding.constraints.base import Constraint, PlanContext, Violation
 from tangpoet.errors import ConstraintError
-from tangpoet_rhyme import checking, rules
+from tangpoet_rhyme import checking, ci, rules
 
 _TRUE = {"1", "true", "yes", "on", "y", "是"}
 _FALSE = {"0", "false", "no", "off", "n", "否"}
@@ -34,16 +34,9 @@ _QI = {"ping": rules.PING_TONE, "平": rules.PING_TONE, "平起": rules.PING_TON
 
 
 def _flag(name: str, option: str, value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConstraintError(f"constraint {name!r}: {option} must be yes or no, got {value!r}")
+    from tangpoet.decoding.constraints.parallel import parse_flag
+
+    return None if value is None else parse_flag(value, option, name)
 
 
 def _qi(name: str, value: Any) -> str | None:
@@ -95,6 +88,11 @@ class _Prosody(Constraint):
 
     # ---------------------------------------------------------------- planning
     def variants(self, ctx: PlanContext):
+        if ci.is_ci(ctx.form):  # a ci tune: its own tone pattern and 词林正韵 rhymes (tangpoet_rhyme.ci)
+            if self.group is not None:
+                raise ConstraintError(f"constraint {self.name!r}: group= is a 平水韵 group, for shi; a ci rhymes by "
+                                      "词林正韵 part, chosen per poem")
+            return ci.variants(ctx, self.uses_rhyme)
         # Without tones only 首句入韵 matters: one 平起 stand-in per choice.
         qi = self.qi if self.uses_tones else rules.PING_TONE
         return list(rules.patterns_for(qi, self.first_rhymes))
@@ -123,6 +121,8 @@ class _Prosody(Constraint):
     def restrict(self, ctx: PlanContext, variant: rules.PoemPattern) -> None:
         from tangpoet_rhyme.masks import prosody_of, rhyme_restrict, tone_restrict
 
+        if ci.is_ci(ctx.form):
+            return ci.restrict(ctx, variant, self.uses_tones, self.uses_rhyme, self.name)
         self._agree(ctx, variant)
         pros = prosody_of(ctx.vocab, ctx.classes)
         narrowed = ctx.allowed.copy()
@@ -166,6 +166,8 @@ class _Prosody(Constraint):
     def feasible(self, ctx: PlanContext, variant: rules.PoemPattern) -> str | None:
         from tangpoet_rhyme.masks import prosody_of, viable_groups
 
+        if ci.is_ci(ctx.form):
+            return ci.feasible(ctx, variant, self.uses_rhyme, self.name)
         if "prosody.why" in ctx.data:
             return ctx.data["prosody.why"]
         if "prosody.conflict" in ctx.data:
@@ -195,6 +197,8 @@ class _Prosody(Constraint):
     def processors(self, ctx: PlanContext, variant: rules.PoemPattern):
         from tangpoet_rhyme.masks import NoEcho, Rhyme, TonePattern, prosody_of, reader_safe, viable_groups
 
+        if ci.is_ci(ctx.form):  # a ci's tones and rhymes are all in the plan's static masks
+            return [ci.NoRhymeEcho(ctx.form)] if self.uses_rhyme else []
         pros = prosody_of(ctx.vocab, ctx.classes)
         form = ctx.form
         out = []
@@ -219,9 +223,13 @@ class _Prosody(Constraint):
         )
 
     def check(self, text: str, form=None) -> list[Violation]:
+        if ci.is_ci(form):
+            return ci.faults(text, form, self.uses_tones, self.uses_rhyme)
         return checking.violations(self.result(text, form))
 
     def annotate(self, text: str, form=None) -> dict | None:
+        if ci.is_ci(form):
+            return ci.annotate(text, form)
         return checking.annotate(self.result(text, form))
 
 
@@ -246,10 +254,122 @@ class TonesConstraint(_Prosody):
     uses_rhyme = False
 
 
+class RhymeReserve:
+    """Soft (a :class:`~tangpoet.decoding.constraints.base.LogitsProcessor`): with 重字 forbidden, a character the
+    later rhyme positions may need is not spent inside a line — where the row's rhyme group (or a group it may still
+    take) has no more unused allowed characters left for its remaining rhyme positions than ``slack`` beyond their
+    number. Otherwise a rhyme could be left only characters already written, and the 重字 rule would have to yield."""
+
+    hard = False
+
+    def __init__(self, rhyme, chars: int, slack: int = 2):
+        from tangpoet_rhyme.masks import Rhyme
+
+        assert isinstance(rhyme, Rhyme)
+        self.rhyme, self.step, self.slack = rhyme, chars + 1, slack
+        self.flat = list(rhyme.flat)
+        member = rhyme.pros.member
+        # pools[k][g]: the allowed characters of group g at rhyme positions k.. (static), kept only where small
+        self.pools: list[dict[int, np.ndarray]] = []
+        for k in range(len(self.flat)):
+            later = rhyme.allowed[k:].any(axis=0)
+            need = len(self.flat) - k
+            small = {}
+            for g in rhyme.groups:
+                pool = np.flatnonzero(later & member[:, g])
+                if len(pool) <= need + slack + 64:  # a poem writes at most 64 characters
+                    small[g] = pool
+            self.pools.append(small)
+
+    def __call__(self, history, log_probs):
+        from tangpoet.decoding.constraints.base import NEG_INF
+
+        t = history.shape[1]
+        if t in self.flat or t % self.step == self.step - 1:
+            return log_probs
+        k = sum(p < t for p in self.flat)
+        if k >= len(self.flat) or not self.pools[k]:
+            return log_probs
+        need = len(self.flat) - k
+        member = self.rhyme.pros.member
+        for r in range(history.shape[0]):
+            rhymes = history[r, self.flat[:k]]
+            written = history[r]
+            for g, pool in self.pools[k].items():
+                if len(rhymes) and not member[rhymes, g].all():
+                    continue
+                left = pool[~np.isin(pool, written)]
+                if len(left) <= need + self.slack:
+                    log_probs[r, left] = NEG_INF
+        return log_probs
+
+    def describe(self) -> str:
+        return "rhyme characters kept for the rhymes (no 重字)"
+
+
+#: ``regulated``'s 对仗 in a 律诗 when ``parallel=`` is not given: (strength, strict), or None for off.
+#: Measured in docs/benchmarks.md#parallel-couplets.
+PARALLEL_DEFAULT: tuple[float, bool] | None = (1.0, False)
+
+
+def _parallel(name: str, value: Any) -> tuple[float, bool] | None:
+    """``parallel=`` of ``regulated``: yes (the default strength), no, strict, or a strength (0–10)."""
+    from tangpoet.decoding.constraints.parallel import DEFAULT_STRENGTH, parse_strength
+
+    if value is None:
+        return PARALLEL_DEFAULT
+    text = str(value).strip().lower()
+    if value is True or text in _TRUE:
+        return (DEFAULT_STRENGTH, False)
+    if value is False or text in _FALSE:
+        return None
+    if text == "strict":
+        return (DEFAULT_STRENGTH, True)
+    try:
+        strength = parse_strength(value, name)
+    except ConstraintError:
+        raise ConstraintError(f"constraint {name!r}: parallel must be yes, no, strict or a strength from 0 to 10, "
+                              f"got {str(value)[:40]!r}") from None
+    return (strength, False) if strength else None
+
+
+def _shi(form) -> bool:
+    """A 绝句 or 律诗 (重字 and 对仗 are rules of shi, not of ci)."""
+    return form is not None and not ci.is_ci(form) and str(getattr(form, "name", "")).endswith(("绝句", "律诗"))
+
+
 class RegulatedConstraint(_Prosody):
-    """``regulated`` (``格律``, ``gelv``): ``rhyme`` and ``tones`` together — regulated verse (近体诗)."""
+    """``regulated`` (``格律``, ``gelv``): ``rhyme`` and ``tones`` together — regulated verse (近体诗); in a 绝句 or
+    律诗 also no 重字 (no character twice except 叠字; ``chongzi=no`` allows it) and, in a 律诗, ``parallel=`` (对仗 in
+    the middle couplets: ``yes``, ``no``, ``strict`` or a strength; see :mod:`tangpoet.decoding.constraints.parallel`)."""
 
     name = "regulated"
     aliases = ("格律", "gelv")
-    option_names = ("pattern", "first_rhymes", "strict", "group", "safe_ends")
-    description = "格律: rhyme + tones together (regulated verse, 近体诗)"
+    option_names = ("pattern", "first_rhymes", "strict", "group", "safe_ends", "chongzi", "parallel")
+    description = "格律: rhyme + tones together (regulated verse, 近体诗), no 重字; parallel=yes|strict|X: 对仗"
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        chongzi = _flag(self.name, "chongzi", self.options.get("chongzi"))
+        self.chongzi = True if chongzi is None else chongzi
+        self.parallel = _parallel(self.name, self.options.get("parallel"))
+
+    def processors(self, ctx: PlanContext, variant):
+        out = list(super().processors(ctx, variant))
+        if not _shi(ctx.form):
+            return out
+        if self.chongzi:
+            from tangpoet.decoding.constraints.chongzi import NoChongzi
+            from tangpoet_rhyme.masks import Rhyme
+
+            out.append(NoChongzi(ctx.classes.char, ctx.form.chars, ctx.fixed))
+            out += [RhymeReserve(p, ctx.form.chars) for p in out if isinstance(p, Rhyme)]
+        if self.parallel is not None:
+            from tangpoet.decoding.constraints.parallel import parallel_processors
+
+            out += parallel_processors(ctx.vocab, ctx.form, *self.parallel)
+        return out
+
+    # 重字 is a fault of style (忌), not a rule of 格律: the writer avoids it softly (it gives way to a begin text, an
+    # acrostic, keywords or a rhyme that leave nothing else), and `check` lists it beside the couplets (checking.py)
+    # rather than failing the poem — the writer's and the checker's rules stay the same.

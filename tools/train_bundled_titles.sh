@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The next bundled model (issue 33): title-aware, trained on Tang + Song + Song ci from today's bundled weights.
+#
+#   stage 0  measure the untitled fraction: short title-aware fine-tunes of the bundled model on Tang, one per
+#            fraction in FRACTIONS, each scored on the held-out Tang poems with and without their titles; the fraction
+#            kept is the one with the lowest NLL given the title among those whose NLL without it is within TOLERANCE
+#            of the best such figure (so the model still writes untitled poems as well as it can)
+#   stage 1  the bundled model on Tang + Song (simplified) + ci (tune as title), --titles with that fraction,
+#            --extend-vocab (the Song and ci characters the bundled vocabulary lacks), the Tang poems the bundled
+#            model never saw held out (--val-from: the same 2,343 poems as every bundled stage)
+#   stage 2  Tang again from stage 1, --titles, --ema 0.995, the same held-out poems
+#   eval     both figures on the held-out Tang poems (`tangpoet eval`: NLL of the content given its title, and
+#            without it) and `tangpoet info` (the lineage)
+#
+# Every stage resumes (`--resume`) when its checkpoint exists, so a run stopped by a time limit goes on where it was:
+# run it under nohup and come back (DEVELOPERS.md, long training). The figures land in $WORK/*.log.
+#
+# The full run (hours on a CPU; not started by this script's test):
+#     nohup nice -n 19 bash tools/train_bundled_titles.sh > /tmp/bundled-titles.log 2>&1 &
+# A tiny slice, to try the recipe end to end in minutes (a few steps of every stage on a few hundred poems):
+#     SLICE=1 WORK=/tmp/titles-slice bash tools/train_bundled_titles.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-$(cd .. && pwd)/shared/data}
+WORK=${WORK:-/tmp/bundled-titles}
+FRACTIONS=${FRACTIONS:-"0.1 0.25 0.5"}
+TOLERANCE=${TOLERANCE:-0.01}
+BATCH=${BATCH:-64}
+STEPS=${STEPS:-250}                  # an "epoch": this many batches (validation and checkpoint after each)
+MEASURE_EPOCHS=${MEASURE_EPOCHS:-4}  # stage 0: epochs per fraction
+EPOCHS1=${EPOCHS1:-60}
+EPOCHS2=${EPOCHS2:-4}
+mkdir -p "$WORK"
+tang="$DATA/tang.txt" song="$DATA/song" ci="$DATA/ci"
+if [ -n "${SLICE:-}" ]; then  # a few hundred poems of each corpus, a few steps of each stage
+    mkdir -p "$WORK/data/song" "$WORK/data/ci"
+    head -n 400 "$DATA/tang.txt" > "$WORK/data/tang.txt"
+    python3 - "$DATA" "$WORK/data" <<'EOF'
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+for folder, name in (("song", "poet.song.0.json"), ("ci", "ci.song.0.json")):
+    poems = json.load(open(f"{src}/{folder}/{name}", encoding="utf-8"))[:150]
+    json.dump(poems, open(f"{dst}/{folder}/{name}", "w", encoding="utf-8"), ensure_ascii=False)
+EOF
+    tang="$WORK/data/tang.txt" song="$WORK/data/song" ci="$WORK/data/ci"
+    BATCH=16 STEPS=2 MEASURE_EPOCHS=1 EPOCHS1=2 EPOCHS2=1 FRACTIONS="0.1 0.5"
+fi
+split=(--val-split 0.05 --seed 0)
+resume() { [ -f "$1.ckpt" ] && echo --resume || echo --force; }
+
+# The held-out Tang poems (the seeded split every bundled stage holds out), as title:content lines for `eval`.
+python3 - "$tang" "$WORK/heldout.txt" <<'EOF'
+import sys
+from tangpoet.data.corpus import read_corpus
+from tangpoet.data.split import split_poems
+poems, _ = read_corpus(sys.argv[1])
+_, held_out = split_poems(poems, 0.05, 0)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.writelines(f"{p.title}:{p.content}\n" for p in held_out)
+print(f"{len(held_out)} held-out Tang poems")
+EOF
+figures() {  # "<given the title> <without it>" of model $1 on the held-out poems
+    python3 -m tangpoet eval "$WORK/heldout.txt" --model "$1" --json \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["given_title"]["nll"], d["nll"])'
+}
+
+# Stage 0: the untitled fraction, measured.
+: > "$WORK/fractions.tsv"
+for f in $FRACTIONS; do
+    out="$WORK/measure-$f.keras"
+    if [ ! -f "$out" ] || [ -f "$out.ckpt" ]; then
+        python3 -m tangpoet fit "$tang" "${split[@]}" --from bundled --titles --untitled-fraction "$f" --out "$out" \
+            $(resume "$out") --epochs "$MEASURE_EPOCHS" --steps-per-epoch "$STEPS" --batch-size "$BATCH" --lr 3e-4 \
+            --patience 0 > "$WORK/measure-$f.log" 2>&1
+        rm -f "$out.ckpt"
+    fi
+    echo "$f $(figures "$out")" | tee -a "$WORK/fractions.tsv"
+done
+FRACTION=$(python3 - "$WORK/fractions.tsv" "$TOLERANCE" <<'EOF'
+import sys
+rows = [tuple(map(float, line.split())) for line in open(sys.argv[1]) if line.strip()]
+best_without = min(r[2] for r in rows)
+fit = [r for r in rows if r[2] <= best_without + float(sys.argv[2])]
+print(min(fit, key=lambda r: r[1])[0])
+EOF
+)
+echo "stage 0: untitled fraction $FRACTION (fraction, NLL given the title, without it: $WORK/fractions.tsv)"
+
+# Stage 1: Tang + Song + ci, title-aware, from the bundled weights.
+stage1="$WORK/stage1.keras"
+python3 -m tangpoet fit "$tang" "$song" "$ci" --script simplified --val-from "$tang" "${split[@]}" --from bundled \
+    --extend-vocab --min-count 3 --titles --untitled-fraction "$FRACTION" --out "$stage1" $(resume "$stage1") \
+    --epochs "$EPOCHS1" --steps-per-epoch "$STEPS" --batch-size "$BATCH" --lr 5e-4 --lr-decay 0.99 --patience 0 \
+    > "$WORK/stage1.log" 2>&1
+echo "stage 1: $(tail -n 1 "$WORK/stage1.log")"
+
+# Stage 2: Tang again, with a moving average of the weights.
+stage2="$WORK/stage2.keras"
+python3 -m tangpoet fit "$tang" "${split[@]}" --from "$stage1" --titles --untitled-fraction "$FRACTION" \
+    --out "$stage2" $(resume "$stage2") --epochs "$EPOCHS2" --steps-per-epoch "$STEPS" --batch-size "$BATCH" \
+    --lr 3e-4 --lr-decay 0.9 --patience 0 --ema 0.995 > "$WORK/stage2.log" 2>&1
+echo "stage 2: $(tail -n 1 "$WORK/stage2.log")"
+
+read -r given without <<< "$(figures "$stage2")"
+echo "held-out Tang: NLL given the title $given, without it $without (bar: given ≤ 4.10, without ≤ 4.180)"
+python3 -m tangpoet info --model "$stage2" | tee "$WORK/info.txt"
