@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -173,11 +172,9 @@ class PairTable:
 @functools.lru_cache(maxsize=1)
 def bundled_table() -> PairTable:
     """The table built from the bundled model's training corpus (loaded once)."""
-    path = resources.files("tangpoet.decoding.couplets").joinpath("data", BUNDLED)
-    with resources.as_file(path) as real:
-        if not Path(real).is_file():
-            raise PairTableError(f"the bundled pairing table {BUNDLED} is missing: reinstall tangpoet")
-        return PairTable.load(real)
+    from tangpoet.data.packaged import load_packaged
+
+    return load_packaged("tangpoet.decoding.couplets", BUNDLED, PairTable.load, PairTableError, "pairing table")
 
 
 def load_table(table=None) -> PairTable:

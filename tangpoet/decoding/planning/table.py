@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -138,11 +137,9 @@ class ThemeTable:
 @functools.lru_cache(maxsize=1)
 def bundled_table() -> ThemeTable:
     """The table built from the bundled model's training corpus (loaded once)."""
-    path = resources.files("tangpoet.decoding.planning").joinpath("data", BUNDLED)
-    with resources.as_file(path) as real:
-        if not Path(real).is_file():
-            raise ThemeTableError(f"the bundled theme table {BUNDLED} is missing: reinstall tangpoet")
-        return ThemeTable.load(real)
+    from tangpoet.data.packaged import load_packaged
+
+    return load_packaged("tangpoet.decoding.planning", BUNDLED, ThemeTable.load, ThemeTableError, "theme table")
 
 
 def load_table(table) -> ThemeTable:
