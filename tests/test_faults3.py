@@ -16,9 +16,11 @@ import subprocess
 import sys
 import time
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import pytest
+from _cli_helpers import one_error_line
 from click.testing import CliRunner
 
 from tangpoet import limits
@@ -42,15 +44,6 @@ def tangpoet(args, *, cwd, stdin=None, megabytes=1024, env=None, timeout=120) ->
         [PYTHON, "-m", "tangpoet", *args], cwd=cwd, stdin=stdin, capture_output=True, text=True, timeout=timeout,
         preexec_fn=_limited(megabytes), env={**os.environ, **(env or {})},
     )
-
-
-def one_error_line(result, message: str) -> None:
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, output
-    assert result.returncode == 2, output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
-    assert message in errors[0], errors[0]
 
 
 # ------------------------------------------------------------------------------ §1 corpora and poems are streams
@@ -196,23 +189,25 @@ def _invoke(args):
     return result
 
 
+def info_and_write_refuse(path, message: str) -> None:
+    """``info`` and ``write`` both refuse the model file ``path`` (exit status 2) with ``message``."""
+    for command in ("info", "write"):
+        result = _invoke([command, "-m", str(path)])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+
+
 @pytest.mark.torch
 def test_a_weights_member_larger_than_its_architecture_is_refused_unread(tiny_file, tmp_path):
     # 16 MiB of zeros deflate to 16 KB; the tiny architecture holds a few kilobytes of weights
     bomb = _rezip(tiny_file, tmp_path / "bomb.keras", replace={"model.weights.h5": bytes(16 * 2**20)})
-    for command in ("info", "write"):
-        result = _invoke([command, "-m", str(bomb)])
-        assert result.exit_code == 2, result.output
-        assert "its weights member inflates to 16,777,216 bytes, more than its architecture can hold" in result.output
+    info_and_write_refuse(bomb, "its weights member inflates to 16,777,216 bytes, more than its architecture can hold")
 
 
 @pytest.mark.torch
 def test_unknown_members_are_refused_before_extraction(tiny_file, tmp_path):
     extra = _rezip(tiny_file, tmp_path / "extra.keras", extra={"assets/x.bin": bytes(2**20)})
-    for command in ("info", "write"):
-        result = _invoke([command, "-m", str(extra)])
-        assert result.exit_code == 2, result.output
-        assert "it holds 'assets/x.bin', which is not part of a tangpoet model file" in result.output
+    info_and_write_refuse(extra, "it holds 'assets/x.bin', which is not part of a tangpoet model file")
 
 
 @pytest.mark.torch
@@ -231,10 +226,7 @@ def test_a_hostile_dtype_is_refused_at_load(tiny_file, tmp_path, dtype):
     config = _config(tiny_file)
     config["config"]["dtype"] = dtype
     path = _rezip(tiny_file, tmp_path / "dtype.keras", replace={"config.json": json.dumps(config).encode()})
-    for command in ("info", "write"):
-        result = _invoke([command, "-m", str(path)])
-        assert result.exit_code == 2, result.output
-        assert "its dtype is not a dtype policy" in result.output
+    info_and_write_refuse(path, "its dtype is not a dtype policy")
 
 
 @pytest.mark.torch
@@ -359,7 +351,7 @@ def test_a_hostile_theme_table_is_one_line(tmp_path, monkeypatch, case):
 
     from tangpoet.decoding.planning import table as tables
 
-    bundled = Path(str(tables.resources.files("tangpoet.decoding.planning").joinpath("data", tables.BUNDLED)))
+    bundled = Path(str(resources.files("tangpoet.decoding.planning").joinpath("data", tables.BUNDLED)))
     path = tmp_path / "t.npz"
     if case == "truncated":
         data = bundled.read_bytes()

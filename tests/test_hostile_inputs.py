@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _cli_helpers import one_error_line
 from _writing_helpers import KNOWN, tiny_model
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
@@ -116,15 +117,6 @@ def shell(command: str, work: Path, env: dict[str, str]) -> subprocess.Completed
     return subprocess.run(
         ["bash", "-c", prefix + command], cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT
     )
-
-
-def one_error_line(result, message: str) -> None:
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, output
-    assert result.returncode == 2, output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
-    assert message in errors[0], errors[0]
 
 
 # ------------------------------------------------------------------------------------- refused in one line
