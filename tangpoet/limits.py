@@ -49,6 +49,10 @@ MAX_CONFIG_DEPTH = 64  # JSON nesting in config.json / state.json (a model's is 
 MAX_LINE_BYTES = 2**20  # one line of a corpus or of a poem file: a kept poem is 200 characters (600 bytes) by default
 MAX_JSON_CORPUS_BYTES = 256 * 2**20  # one chinese-poetry JSON file (theirs are 1-4 MB each)
 MAX_CHECK_POEM_CHARS = 100_000  # check: one poem (the lines between blank lines); the longest regulated one is 56
+# --skip-bad-lines: a file is refused once this many of its lines, and more than half of those read so far, are not
+# UTF-8 (/dev/urandom: after ~1,010 lines, 0.6 s; tang.txt with 5,000 random-byte lines scattered, or 999 at its top:
+# read, each counted; tests/test_faults37_corpus.py)
+MIN_BAD_LINES_REFUSED = 1000
 
 # -- checkpoints (fit --resume) and theme tables (write --theme-table): untrusted input like model files -----------
 MAX_STATE_BYTES = 64 * 2**20  # a checkpoint's state.json: history and lineage, kilobytes in practice

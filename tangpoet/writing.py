@@ -34,7 +34,7 @@ from tangpoet.limits import (
     check_work,
 )
 
-__all__ = ["Candidate", "poem_record", "resolve_seed", "split_lines", "write"]
+__all__ = ["Candidate", "poem_record", "resolve_seed", "split_lines", "split_stanzas", "write"]
 
 
 def resolve_seed(seed: int | None) -> int:
@@ -73,6 +73,13 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def split_stanzas(poem: Candidate) -> list[list[str]]:
+    """The poem's verses (:func:`split_lines`) in its stanzas: two lists for a ci with a stanza (阕) break, else one."""
+    lines = split_lines(poem.text)
+    at = poem.stanza_break
+    return [lines[:at], lines[at:]] if at and 0 < at < len(lines) else [lines]
+
+
 def _more_plans(first, redraw, wanted: int) -> list:
     """Up to ``wanted`` more plans of the request's theme (``redraw(draw)``: the constraints built with draw ``draw`` of
     it), none placing the same keywords as another; a draw that cannot be planned (the first one could) is left out."""
@@ -97,7 +104,8 @@ def _more_plans(first, redraw, wanted: int) -> list:
 
 def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model: str) -> dict[str, Any]:
     """One written poem as ``tangpoet write --json`` prints it and ``POST /generate`` returns it (``plan``: the
-    keyword of each line, only for a poem written with a theme)."""
+    keyword of each line, only for a poem written with a theme; ``stanza_break``: for a ci of two stanzas, the index in
+    ``lines`` of the second stanza's first verse)."""
     record = {
         "poem": poem.text,
         "lines": split_lines(poem.text),
@@ -112,6 +120,8 @@ def poem_record(poem: Candidate, *, decoder: str, seed: int, backend: str, model
         record["plan"] = list(poem.plan)
     if poem.title:
         record["title"] = poem.title
+    if poem.stanza_break:
+        record["stanza_break"] = poem.stanza_break
     return record
 
 
@@ -324,4 +334,13 @@ def write(
             dataclasses.replace(poem, text=scripts.convert(poem.text, script), title=scripts.convert(poem.title, script))
             for poem in poems
         ]
-    return poems
+    return with_stanzas(poems, constraints.form)
+
+
+def with_stanzas(poems: list[Candidate], form) -> list[Candidate]:
+    """A ci's poems with their tune variant's stanza (阕) break (``stanza_break``: the verse the second stanza begins
+    with), where the poem reaches it; other poems as they are."""
+    at = getattr(form, "stanza_break", None)
+    if not at:
+        return poems
+    return [dataclasses.replace(p, stanza_break=at) if len(split_lines(p.text)) > at else p for p in poems]

@@ -1,6 +1,6 @@
 """Every command in README.md is exercised (issue 21): the `tangpoet` commands are run as a user runs them — a
 subprocess, a fresh HOME — and their output is compared with the README's copy (by tests/test_docs_examples.py, which
-runs every console example of README.md and docs/*.md with Sybil; this file runs the own-corpus `fit`); the install and test commands
+runs every console example of README.md and every page under docs/ with Sybil; this file runs the own-corpus `fit`); the install and test commands
 (`pip install …`, `tox`, `mkdocs build`) are checked against what pyproject.toml, tox.ini and .ci/run do (.ci/run
 runs them). A command this file does not know how to exercise fails the test, so a new one cannot slip in untested.
 

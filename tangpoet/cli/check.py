@@ -44,7 +44,7 @@ def check(poems, files, constraint_specs, form, as_json, suggest=None, model=Non
 
     Poems come from the arguments (a poem's text, a file of poems, or - for standard input), --file, or standard
     input: `title:content` or bare text, simplified or traditional, one verse per line or all on one line; poems are
-    separated by blank lines. Exit status: 0 when every poem passes, 1 when some fail, 2 on bad input.
+    separated by blank lines (a ci's two stanzas, a blank line between them, are one poem). Exit status: 0 when every poem passes, 1 when some fail, 2 on bad input.
     """
     from tangpoet.checking import iter_poems, iter_reports, sort_arguments, stream_json, stream_reports
     from tangpoet.decoding.constraints import check_text

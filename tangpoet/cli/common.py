@@ -107,7 +107,7 @@ def backend_option(func):
 
 
 def corpus_options(func):
-    func = click.option("--skip-bad-lines", is_flag=True, help="Skip (and count) lines that are not valid UTF-8.")(func)
+    func = click.option("--skip-bad-lines", is_flag=True, help="Skip (and count) lines that are not valid UTF-8 (a file where they dominate is still refused).")(func)
     func = click.option("--max-len", type=int, default=200, show_default=True, help="Drop longer poems.")(func)
     func = click.option("--min-len", type=int, default=5, show_default=True, help="Drop shorter poems.")(func)
     return func

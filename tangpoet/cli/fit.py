@@ -131,6 +131,8 @@ from tangpoet.training.resume_check import check_resume_options
 @backend_option
 def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, **options):
     """Train a model on CORPUS (title:content lines or chinese-poetry JSON files/folders)."""
+    # Keras (and its backend: seconds, hundreds of MB) is imported only once the options and the corpus are checked,
+    # so a mistake in either is one line at once (tests/test_faults37_corpus.py).
     name = ensure_backend(backend)
     if options.get("data_parallel"):  # no engine on this backend: say so before any work
         from tangpoet.training.distribute import check_supported
@@ -139,7 +141,7 @@ def fit(corpus, out, resume, force, min_len, max_len, skip_bad_lines, backend, *
     out_path = Path(out)
     if out_path.suffix != ".keras":
         raise TangpoetError(f"--out must end in .keras: {out}")
-    from tangpoet.training.trainer import TrainConfig, checkpoint_path
+    from tangpoet.training.config import checkpoint_path
 
     ckpt = checkpoint_path(out_path)
     prepare_output(out_path, ckpt)  # before any work: missing folders made, a folder that cannot be written refused
@@ -177,7 +179,8 @@ def _warn_about_the_corpus(report, base, resume) -> None:
 
 
 def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_bad_lines, options):
-    from tangpoet.training.trainer import TrainConfig
+    from tangpoet.registry import CELLS
+    from tangpoet.training.config import TrainConfig
 
     out = str(out_path)
     if not resume and not force:
@@ -199,6 +202,11 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
 
         check_architecture_options(read_config(resolve_base(base)), typed)
     script = options.pop("script", "keep")
+    if options.get("lr") is None:  # fine-tuning starts from trained weights: a smaller step (docs/training.md)
+        options["lr"] = FINE_TUNE_LR if base is not None else DEFAULT_LR
+    config = TrainConfig(**options)
+    config.validate()
+    CELLS.entry(config.cell)  # an unknown cell: did-you-mean (a known one is not loaded yet: no Keras before the corpus)
     held_out = None
     if val_from is not None:
         if val_from not in corpus:
@@ -214,14 +222,10 @@ def _fit_locked(corpus, out_path, ckpt, resume, force, min_len, max_len, skip_ba
     else:
         poems, report = [], held_report
     _warn_about_the_corpus(report, base, resume)
-    if options.get("lr") is None:  # fine-tuning starts from trained weights: a smaller step (docs/training.md)
-        options["lr"] = FINE_TUNE_LR if base is not None else DEFAULT_LR
-    config = TrainConfig(**options)
-    config.validate()
     from tangpoet.model.cells import get_cell
     from tangpoet.training.trainer import train
 
-    get_cell(config.cell)  # unknown cell: did-you-mean, before any work
+    get_cell(config.cell)  # a plugin cell that fails to load: one line, before any work
     verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, one line per epoch in a log
     result = train(
         poems, report, config, out_path, resume=resume, verbose=verbose, log=click.echo,

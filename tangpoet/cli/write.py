@@ -114,7 +114,8 @@ def write(
     model, begin, acrostic, form, decoder, num, max_len, seed, no_repeat_ngram, as_json, backend,
     constraint_specs=(), keywords="", show_plan=False, **options,
 ):
-    """Write poems, one line per verse. Without --form, free verse: no empty verse, none too long, the end on 。？！."""
+    """Write poems, one line per verse (a ci's two stanzas set apart by a blank line). Without --form, free verse: no
+    empty verse, none too long, the end on 。？！."""
     from tangpoet.decoding.constraints import check_text, parse_spec
 
     check_text("--begin", begin)
@@ -129,7 +130,7 @@ def write(
         raise ConstraintError("--show-plan prints the plan of a --theme: add --theme, e.g. --theme 思乡")
     backend_name = ensure_backend(backend)
     path = _model_path(model)
-    from tangpoet.writing import poem_record, resolve_seed, split_lines
+    from tangpoet.writing import poem_record, resolve_seed, split_stanzas
     from tangpoet.writing import write as write_poems
 
     seed = resolve_seed(seed)
@@ -153,16 +154,20 @@ def write(
         ]
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
+    stanzas = any(poem.stanza_break for poem in poems)  # ci of two stanzas: a blank line between them, two between ci
     for i, poem in enumerate(poems):
         if i:
-            click.echo("")
+            click.echo("\n" if stanzas else "")
         if show_plan:  # each poem's own plan (best-of-N with a theme draws several)
             click.echo(f"plan ({options['theme']}): " + " / ".join(word or "—" for word in poem.plan))
             click.echo("")
         if poem.title:  # written to a title (given, or the model's own with --title auto): it heads the poem
             click.echo(poem.title)
-        for line in split_lines(poem.text):
-            click.echo(line)
+        for j, stanza in enumerate(split_stanzas(poem)):
+            if j:
+                click.echo("")
+            for line in stanza:
+                click.echo(line)
 
 
 def _complete_constraint(incomplete: str) -> list[str]:

@@ -312,7 +312,10 @@ class _Replay:
 
 def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str]:
     """The non-blank lines of a text file, decoded, without line endings or a leading BOM. Read as a stream (bounded
-    memory whatever the file), each line at most :data:`~tangpoet.limits.MAX_LINE_BYTES`."""
+    memory whatever the file), each line at most :data:`~tangpoet.limits.MAX_LINE_BYTES`. With ``skip_bad_lines``
+    a line that is not UTF-8 is counted and skipped, until such lines dominate (:func:`_check_bad_lines`): then the
+    file is refused, so a binary file or a device such as ``/dev/urandom`` ends at once instead of never."""
+    bad = 0  # this file's lines that are not UTF-8
     with _open_binary(path) as f:
         try:
             head = f.read(2**16)  # what UTF-16 is recognised by
@@ -330,6 +333,8 @@ def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str
                     except UnicodeDecodeError as e:
                         if not skip_bad_lines:
                             raise _not_utf8(path, head, e, f" ({_SKIP_HINT})", number + i + 1) from None
+                        bad += 1
+                        _check_bad_lines(path, head, bad, number + i + 1)
                         tally.read += 1
                         tally.dropped[UNDECODABLE_LINE] += 1
             if number == 0 and lines and lines[0].startswith("\ufeff"):
@@ -338,6 +343,25 @@ def _text_lines(path: Path, skip_bad_lines: bool, tally: _Tally) -> Iterator[str
             for line in lines:
                 if line and not line.isspace():
                     yield line[:-1] if line.endswith("\r") else line
+
+
+def _check_bad_lines(path: Path, head: bytes, bad: int, lines: int) -> None:
+    """With ``--skip-bad-lines``: :class:`CorpusError` once ``bad`` of the first ``lines`` lines of ``path`` are not
+    UTF-8 and they dominate (at least :data:`~tangpoet.limits.MIN_BAD_LINES_REFUSED`, and more than half): a binary
+    file, another encoding or ``/dev/urandom`` (every line bad, no end) is not a corpus with a few bad lines. The work
+    spent on bad lines stays below the work on good ones (plus that minimum), however long the file."""
+    from tangpoet.limits import MIN_BAD_LINES_REFUSED
+
+    if bad < MIN_BAD_LINES_REFUSED or 2 * bad <= lines:
+        return
+    if _looks_like_utf16(head[: len(head) // 2 * 2]):
+        raise CorpusError(
+            f"{path} is not valid UTF-8: it looks like UTF-16 (convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)"
+        )
+    raise CorpusError(
+        f"{path} is not a UTF-8 text corpus: {bad:,} of its first {lines:,} lines are not valid UTF-8"
+        " (--skip-bad-lines skips a few bad lines, not a binary file or another encoding)"
+    )
 
 
 def _looks_like_utf16(data: bytes) -> bool:

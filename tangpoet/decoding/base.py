@@ -31,6 +31,7 @@ class Candidate:
     finished: bool  # ended with <eos>; False when the max length cut it
     plan: tuple[str, ...] = ()  # write --theme: the keyword of each line it was written with (empty: no plan)
     title: str = ""  # write --title: the title it was written to (given, or written by the model: --title auto)
+    stanza_break: int | None = None  # a ci: the verse (0-based) its second stanza (阕) begins with; None: one stanza
 
 
 def length_normalised(log_prob: float, generated: int, length_penalty: float) -> float:

@@ -77,7 +77,8 @@ def create_app(
 
     engine = BatchEngine(StepDecoder.of(model), mode=mode, max_batch=max_batch)
     scheduler = Scheduler(model, engine, max_active=max_active, max_queue=max_queue, time_limit=time_limit)
-    request_model = generate_request(offered_decoders(), form_names())  # the enums: what is installed at start-up
+    # the enums: what is installed at start-up; every form name get_form takes as written (aliases, traditional)
+    request_model = generate_request(offered_decoders(), form_names(traditional=True))
     model_name = Path(model_path).name
     about = {"version": __version__, "backend": backend, "model": names_only(describe_model(model_path))}
     limits = {

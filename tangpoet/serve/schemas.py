@@ -129,7 +129,11 @@ class GenerateRequest(Body):
     acrostic: StrictStr = Field(
         "", description="藏头诗: line i starts with character i", json_schema_extra={"maxLength": MAX_ACROSTIC_LENGTH}
     )
-    form: StrictStr | None = Field(None, description="五言绝句 七言绝句 五言律诗 七言律诗 (or 五绝 … wujue …); none: free verse")
+    form: StrictStr | None = Field(
+        None, description="a shi form (五言绝句 七言绝句 五言律诗 七言律诗, or 五绝 … wujue …) or a ci tune (浣溪沙 …, "
+        "`/info` lists them under `tunes`), by its name, another of its names (浣溪纱) or its traditional spelling "
+        "(菩薩蠻): the enum lists them all, the names as `tangpoet write --form` takes them; none: free verse",
+    )
     decoder: StrictStr = Field(DEFAULT_DECODER, description="greedy, sample, top-k, top-p, beam, or a plugin's")
     options: dict[StrictStr, Any] = Field(
         default_factory=dict, description="a plugin decoder's options that have no field of their own"
@@ -196,20 +200,24 @@ class GenerateRequest(Body):
     form_names: ClassVar[tuple[str, ...]] = ()
 
     def check_form(self) -> None:
-        """A form name outside the schema's enum is refused (the library would also take e.g. ``WUJUE``), in the
-        library's words."""
+        """A form name outside the schema's enum is refused: an unknown one in the library's words (close names
+        offered), one the library would read otherwise spelled (``WUJUE``) with the spelling to send."""
+        import difflib
+
         from tangpoet.decoding.forms import get_form
         from tangpoet.errors import UnknownNameError
-        from tangpoet.registry.base import did_you_mean
 
         if self.form is None or not self.form_names or self.form in self.form_names:
             return
         try:
-            get_form(self.form)
+            form = get_form(self.form)
         except UnknownNameError as exc:
             raise ApiError(400, str(exc)) from None
-        known = list(self.form_names)
-        raise ApiError(400, f"unknown form {self.form!r}{did_you_mean(self.form, known)}; available: {', '.join(known)}")
+        same = {name.lower(): name for name in self.form_names if get_form(name).name == form.name}
+        close = difflib.get_close_matches(self.form.lower(), list(same), n=1, cutoff=0.5)
+        spelled = same[close[0]] if close else form.name
+        raise ApiError(400, f"form {self.form!r} is not a name this server takes as written: send {spelled!r} (the "
+                            "schema's enum of form lists every name, alias and traditional spelling)")
 
     def decoder_options(self) -> dict[str, Any]:
         """The decoder options given: their own fields, then ``options`` (a plugin decoder's others)."""
@@ -305,6 +313,9 @@ class Poem(BaseModel):
     model: str
     plan: list[str] | None = Field(None, description="with a theme: the keyword placed in each line")
     title: str | None = Field(None, description="with a title: the title it was written to (the model's own with `auto`)")
+    stanza_break: int | None = Field(
+        None, description="a ci of two stanzas (阕): the index in `lines` of the second stanza's first verse"
+    )
 
 
 class Final(Poem):

@@ -68,13 +68,20 @@ def tunes() -> tuple[Tune, ...]:
     return table_data()["tunes"]
 
 
-def find_tune(name: str) -> Tune | None:
-    """The tune called ``name`` (its name or one of its other names), or None."""
+def tune_by_name(name: str) -> Tune | None:
+    """The tune called ``name`` as written (its name or one of its other names), or None;
+    :func:`tangpoet.decoding.forms.find_tune` also reads traditional characters."""
     return table_data()["by_name"].get(str(name).strip())
 
 
 def tune_names() -> list[str]:
+    """Each tune's name (the name the table and the listing use), the tune with most ci first."""
     return [tune.name for tune in tunes()]
+
+
+def tune_aliases() -> list[str]:
+    """The tunes' other names (浣溪纱, 浣沙溪 … for 浣溪沙), each once, in the order of :func:`tune_names`."""
+    return list(dict.fromkeys(alias for tune in tunes() for alias in tune.aliases))
 
 
 def shape_distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
@@ -117,6 +124,24 @@ def nearest_variant(tune: Tune, lengths: tuple[int, ...]) -> Form:
     """The variant of ``tune`` a ci of verse ``lengths`` is closest to: the same shape; else the same number of
     characters (a verse break placed elsewhere), fewest shape edits; else fewest shape edits; ties: the commoner."""
     return min(tune.variants, key=lambda form: _closeness(form, tuple(lengths)))
+
+
+@lru_cache(maxsize=1)
+def stanza_splits() -> frozenset[tuple[int, int]]:
+    """``(characters of the first stanza, characters in all)`` of every variant with a stanza (阕) break: what a ci
+    pasted with a blank line between its stanzas can add up to (a cheap test before reading it)."""
+    return frozenset((sum(f.lengths[: f.stanza_break]), f.total_chars) for t in tunes() for f in t.variants if f.stanza_break)
+
+
+def two_stanza_variant(lengths: tuple[int, ...], first_chars: int, tune: Tune | None = None) -> Form | None:
+    """The variant a ci of verse ``lengths`` is when read as two stanzas, the first of ``first_chars`` characters: of
+    ``tune`` (its variant nearest the shape) or, without one, the variant its shape is (:func:`detect_variant`) —
+    provided that variant's stanza break falls exactly there and it has as many characters in all; else None."""
+    lengths = tuple(lengths)
+    form = nearest_variant(tune, lengths) if tune is not None else detect_variant(lengths)
+    if form is None or not form.stanza_break or sum(lengths) != form.total_chars:
+        return None
+    return form if sum(form.lengths[: form.stanza_break]) == first_chars else None
 
 
 MAX_DETECT_MOVED = 3  # without a title: a variant of the same number of characters, at most this many breaks moved
