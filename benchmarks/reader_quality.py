@@ -40,6 +40,7 @@ import numpy as np
 
 THEMES = ("秋思", "思乡", "边塞", "离别", "春愁", "月夜", "山居", "送别", "怀古", "饮酒")
 PROMPTS = ("秋思", "思乡", "边塞", "春愁")
+MAX_THEME = 8  # the longest theme write() takes: --subjects titles uses the held-out titles of at most this length
 METHODS = (  # (label, decoder, options, candidates)
     ("top-p", "top-p", {}, None),
     ("top-p + candidates 8", "top-p", {}, 8),
@@ -180,7 +181,7 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
     held = candidates_of([c for _, c in val], vocab)
     anchors, real = held[: args.anchors], held[args.anchors : args.anchors + args.reader_num]
     real_titles = [t for t, _ in val[args.anchors : args.anchors + args.reader_num]]
-    titled = [t for t in real_titles if t] or list(THEMES)
+    titled = [t for t in real_titles if t and len(t) <= MAX_THEME] or list(THEMES)  # a title also serves as a theme
     subject_of = (lambda i: titled[i % len(titled)]) if args.subjects == "titles" else (lambda i: THEMES[i % len(THEMES)])
     title_aware = bool(getattr(model, "title_aware", False))
     scorer_held = candidates_of([c for _, c in val], scorer_model.vocab)
@@ -255,7 +256,8 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
     if not args.no_prompts:
         report["reader"]["prompts"] = side_by_side(model, form, args, have_prosody)
         if title_aware and args.title_prompts:
-            pairs = [(t, c.text) for t, c in zip(real_titles, real) if t][: args.title_prompts]
+            pairs = list({t: (t, c.text) for t, c in reversed(list(zip(real_titles, real)))
+                          if t and len(t) <= MAX_THEME}.values())[::-1][: args.title_prompts]  # one poem a title
             report["reader"]["titles"] = titles_side_by_side(model, form, args, have_prosody, pairs)
     return ok
 
@@ -283,20 +285,20 @@ def side_by_side(model, form, args, have_prosody: bool) -> list[dict]:
 
 
 def titles_side_by_side(model, form, args, have_prosody: bool, pairs) -> list[dict]:
-    """For each (title, real poem) of ``pairs`` (real held-out poems of the form): the poem top-p + candidates 8 writes
-    with ``--title``, with ``--theme`` and with both (格律 when installed), and the real poem."""
+    """For each (title, real poem) of ``pairs`` (real held-out poems of the form): the poem top-p writes with
+    ``--title``, with ``--theme`` and with both (格律 when installed), and the real poem."""
     from tangpoet.writing import write
 
     out = []
     constraints = ("regulated",) if have_prosody else ()
-    print(f"\n{len(pairs)} titles of real held-out poems, {form.name}, top-p + candidates 8"
+    print(f"\n{len(pairs)} titles of real held-out poems, {form.name}, top-p"
           f"{' + regulated' if constraints else ''}, seed {args.seed}:")
     for title, real in pairs:
         print(f"\n{title}")
         row = {"title": title, "real": real}
         for name, kwargs in (("title", {"title": title}), ("theme", {"theme": title}),
                              ("title + theme", {"title": title, "theme": title})):
-            [poem] = write(model, form=form.name, decoder="top-p", num=1, seed=args.seed, candidates=8,
+            [poem] = write(model, form=form.name, decoder="top-p", num=1, seed=args.seed,
                            constraints=constraints, **kwargs)
             print(f"  {name:14} {poem.text}")
             row[name] = poem.text

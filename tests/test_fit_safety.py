@@ -347,7 +347,7 @@ def test_checkpoint_settings_are_read_without_building_the_model(trained, tmp_pa
     assert settings == {
         "cell": "lstm", "num_layers": 1, "units": 8, "embedding_dim": 4, "dropout": 0.0, "embedding_dropout": 0.0,
         "tie_embeddings": False, "seed": 0, "val_split": 0.25, "optimizer": "adam", "steps_per_epoch": None, "ema": 0.0,
-        "titles": False, "untitled_fraction": 0.2,
+        "titles": False, "untitled_fraction": 0.3,
     }
     check_resume_options(str(out) + ".ckpt", {"val_split": 0.25, "dropout": 0.0, "seed": 0})  # equal: no error
     (tmp_path / "bad.ckpt").write_bytes(b"not a zip")

@@ -119,7 +119,7 @@ from tangpoet.training.resume_check import check_resume_options
 @click.option(
     "--untitled-fraction",
     type=float,
-    default=0.2,
+    default=0.3,
     show_default=True,
     help="With --titles: the share of titled training poems trained without their title (the model still writes "
     "untitled poems).",

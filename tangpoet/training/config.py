@@ -49,7 +49,7 @@ class TrainConfig:
     ema: float = 0.0  # > 0: validate, keep and save the exponential moving average of the weights (this momentum/step)
     precision: str = "auto"  # auto | bf16 | fp32: what the layers compute in (tangpoet.training.precision)
     titles: bool = False  # title-aware: train on "<eos> title <bos> content" (tangpoet.data.titles)
-    untitled_fraction: float = 0.2  # with titles: the share of titled training poems trained without their title
+    untitled_fraction: float = 0.3  # with titles: the share of titled training poems trained without their title
 
     def validate(self) -> None:
         checks = [
