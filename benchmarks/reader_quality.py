@@ -71,12 +71,12 @@ def add_arguments(parser) -> None:
 
 def heldout_poems(model, args) -> list[str]:
     """The model's validation poems (contents), as its metadata records the split."""
-    return [content for _, content in split_titled(model, args)[1]]
+    return [content for _, content in split_titled(model, args, titles=False)[1]]
 
 
-def split_titled(model, args) -> tuple[list, list]:
-    """The model's training and validation poems as ``(cleaned title, content)`` (``""``: untitled), as its metadata
-    records the split."""
+def split_titled(model, args, titles: bool = True) -> tuple[list, list]:
+    """The model's training and validation poems as ``(cleaned title, content)`` (``""``: untitled; without
+    ``titles`` every title is ``""`` and none is cleaned), as its metadata records the split (by content only)."""
     import dataclasses
 
     from tangpoet.data.corpus import read_corpus
@@ -88,8 +88,8 @@ def split_titled(model, args) -> tuple[list, list]:
     val_split = args.val_split if args.val_split is not None else (meta.get("hyperparameters") or {}).get("val_split", 0.05)
     seed = args.split_seed if args.split_seed is not None else (meta.get("split") or {}).get("seed", 0)
     poems, _ = read_corpus(files)
-    titles, _ = clean_titles(poems)
-    poems = [dataclasses.replace(p, title=t) for p, t in zip(poems, titles)]
+    cleaned = clean_titles(poems)[0] if titles else [""] * len(poems)
+    poems = [dataclasses.replace(p, title=t) for p, t in zip(poems, cleaned)]
     train, val, _ = training_split(poems, val_split, seed)
     return [(p.title, p.content) for p in train], [(p.title, p.content) for p in val]
 
