@@ -67,6 +67,13 @@ class PoemReport:
     def passed(self) -> bool:
         return not self.violations
 
+    @property
+    def stanza_break(self) -> int | None:
+        """A ci of two stanzas (阕): the index in :meth:`lines` of the second stanza's first verse, from the tune
+        variant it was checked against (None for shi, one-stanza tunes, or a poem too short to reach the break)."""
+        at = getattr(self.form, "stanza_break", None) if self.form is not None and self.form.is_ci else None
+        return at if at and len(self.lines()) > at else None
+
     def to_dict(self) -> dict[str, Any]:
         out = self._dict()
         if self.suggestions is not None:
@@ -80,6 +87,7 @@ class PoemReport:
             "original": self.poem.original,
             "form": self.form.name if self.form else None,
             "variant": self.form.variant if self.form is not None and self.form.is_ci else None,
+            "stanza_break": self.stanza_break,
             "pass": self.passed,
             "constraints": self.constraints,
             "lines": self.lines(),
@@ -522,7 +530,10 @@ def format_report(report: PoemReport, number: int | None = None) -> str:
     head += ": " + ("ok" + (" (form only: tones and rhyme not checked)" if prosody_unchecked(report) else "")
                     if report.passed else f"{len(report.violations)} problem" + ("s" if len(report.violations) != 1 else ""))
     out = [head]
-    for line in report.lines():
+    stanza_break = report.stanza_break
+    for i, line in enumerate(report.lines()):
+        if i == stanza_break:
+            out.append("   （下阕）")
         rhyme = f"  [{line['rhyme']}]" if line.get("rhyme") else ""
         out.append(f"   {line['text']}{rhyme}")
         tones = line.get("tones")

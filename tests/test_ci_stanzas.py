@@ -103,6 +103,18 @@ def test_check_reads_a_ci_pasted_in_two_stanzas_as_one(pasted):
 
 
 @pytest.mark.torch
+def test_checks_report_marks_the_stanza_break():
+    """`check`'s report shows where the second stanza begins (text: a 下阕 line before its first verse; JSON:
+    `stanza_break`, an index in `lines`); a shi has none."""
+    text = CliRunner().invoke(main, ["check", WHOLE]).stdout.splitlines()
+    assert text.count("   （下阕）") == 1
+    assert text[text.index("   （下阕）") + 1].strip() == "无可奈何花落去，"  # right above the second stanza's first verse
+    assert json.loads(CliRunner().invoke(main, ["check", "--json", WHOLE]).stdout)[0]["stanza_break"] == 3
+    assert "下阕" not in CliRunner().invoke(main, ["check", JINGYE]).stdout
+    assert json.loads(CliRunner().invoke(main, ["check", "--json", JINGYE]).stdout)[0]["stanza_break"] is None
+
+
+@pytest.mark.torch
 def test_blank_lines_still_separate_poems(tmp_path):
     """Two 五绝 are not one 生查子 (5555 + 5555); two whole ci stay two; a titled second block is a poem of its own."""
     assert len(split_poems(f"{JINGYE}\n\n{JINGYE}")) == 2
