@@ -4,13 +4,16 @@ The shape is the candidate's verses as lengths and marks (``"5，5。5，5。"``
 (nucleus 0.9, a seed derived from the shape alone, characters only where the shape has characters, its marks where it
 has marks, no character three times in a row), so it is what the model writes when nothing relates it to the
 candidate: the same candidate gets the same score in every request, on every front end. Anchors are cached per model
-and shape.
+and shape — and, written to a title (a title-aware model's ``<eos> title`` context), per title too: the
+:data:`TITLED_CACHE` most recent titles of a model are kept (a server sees endless titles), so best-of-N samples its
+anchors once per request rather than once per candidate.
 """
 
 from __future__ import annotations
 
 import weakref
 import zlib
+from collections import OrderedDict
 
 import numpy as np
 
@@ -19,7 +22,8 @@ from tangpoet.decoding.nucleus import nucleus_draw
 from tangpoet.data.vocab import BOS_ID
 
 ANCHOR_TOP_P = 0.9
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+TITLED_CACHE = 256  # anchors of this many (title, shape, index) keys a model, the least recently used dropped
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model → {key: anchor}
 
 
 def shape_of(text: str) -> str:
@@ -52,19 +56,27 @@ def _layout(shape: str) -> list[str | None]:
 def anchor_tokens(stepper, shape: str, index: int = 0) -> tuple[int, ...]:
     """The ``index``-th anchor poem of ``shape`` for the stepper's model (ids, no ``<bos>``/``<eos>``)."""
     model = stepper.model
-    if len(getattr(stepper, "context", ())):  # a title-aware model writing to a title: anchors given it, not cached
-        return _sample(stepper, shape, index)
+    context = tuple(int(t) for t in getattr(stepper, "context", ()))  # a title-aware model writing to a title
     per_model = _CACHE.get(model)
     if per_model is None:
-        per_model = {}
+        per_model = ({}, OrderedDict())  # untitled anchors (a few shapes: all kept), titled ones (bounded)
         try:
             _CACHE[model] = per_model
         except TypeError:  # not weak-referenceable: no cache
             pass
-    key = (shape, index)
-    if key not in per_model:
-        per_model[key] = _sample(stepper, shape, index)
-    return per_model[key]
+    if not context:
+        plain = per_model[0]
+        if (shape, index) not in plain:
+            plain[(shape, index)] = _sample(stepper, shape, index)
+        return plain[(shape, index)]
+    titled, key = per_model[1], (context, shape, index)
+    if key in titled:
+        titled.move_to_end(key)
+        return titled[key]
+    titled[key] = anchor = _sample(stepper, shape, index)
+    while len(titled) > TITLED_CACHE:
+        titled.popitem(last=False)
+    return anchor
 
 
 def _sample(stepper, shape: str, index: int) -> tuple[int, ...]:
