@@ -103,6 +103,15 @@ def test_fit_refuses_a_bad_option_before_the_corpus_and_keras(tmp_path):
     assert imported == []
 
 
+def test_a_misspelt_cell_is_refused_before_keras(tmp_path):
+    """`--cell lsmt`: did-you-mean in one line, without importing Keras (it loaded every cell to leave out retired
+    ones, which only decoders have: 8+ s and 600 MB for a typo)."""
+    (tmp_path / "c.txt").write_text("\n".join(POEMS) + "\n", encoding="utf-8")
+    result, _, imported = tangpoet(["fit", "c.txt", "--out", "m.keras", "--cell", "lsmt"], tmp_path)
+    one_error_line(result, "unknown cell 'lsmt' (did you mean 'lstm'?)")
+    assert imported == []
+
+
 # ---------------------------------------------------------------- --skip-bad-lines on a file that is not text
 
 

@@ -60,12 +60,15 @@ def test_a_retired_entry_says_what_replaces_it(site):
     code = "class Old:\n    retired = 'use --decoder new'\n\nclass Plain:\n    retired = ''\n"
     make_dist(site, "tp-fake-retired", {"old": "tp_fake_retired:Old", "plain": "tp_fake_retired:Plain"},
               {"tp_fake_retired": code})
-    registry = Registry("thing", GROUP)
+    registry = Registry("thing", GROUP, retires=True)
     assert registry.status("old") == "retired: use --decoder new"
     assert registry.status("plain") == "ok"  # an empty text is not a retirement
     with pytest.raises(UnknownNameError) as info:  # an unknown name's list of what exists leaves retired ones out
         registry.get("nope")
     assert "plain" in str(info.value) and "old" not in str(info.value).split("available:")[1]
+    with pytest.raises(UnknownNameError) as info:  # a kind that never retires loads nothing for an unknown name
+        Registry("thing", GROUP).get("nope")
+    assert "old" in str(info.value).split("available:")[1]
 
 
 def test_two_plugins_claiming_one_name_is_an_error_naming_both(site):

@@ -70,10 +70,14 @@ class Registry(Generic[T]):
     """
 
     def __init__(
-        self, kind: str, group: str | None = None, fallback: dict[str, str] | None = None, aliases: bool = False
+        self, kind: str, group: str | None = None, fallback: dict[str, str] | None = None, aliases: bool = False,
+        retires: bool = False,
     ):
         self.kind = kind
         self.with_aliases = aliases
+        # entries of this kind may be retired (kept only to name a replacement: decoders); telling one needs loading
+        # it, so a kind that never retires answers an unknown name without loading anything (no Keras for a typo)
+        self.retires = retires
         self.group = group
         self.fallback = dict(fallback or {})
         self._entries: dict[str, Entry] | None = None
@@ -191,7 +195,7 @@ class Registry(Generic[T]):
         resolved = self.resolve(name)
         if resolved is None:
             # a retired entry is kept only to name its replacement: not offered (an error path, so loading is fine)
-            known = [k for k in sorted(entries) if not self.status(k).startswith("retired")]
+            known = [k for k in sorted(entries) if not (self.retires and self.status(k).startswith("retired"))]
             choices = known + [a for k in known for a in self.aliases(k)] if self.with_aliases else known
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}{did_you_mean(name, choices)}; available: {', '.join(known)}"

@@ -22,7 +22,7 @@ from tangpoet.registry.groups import (
 # ``tangpoet.decoding.DECODERS``, … are these), shell completion, ``tangpoet plugins`` and the server's ``/info`` — so
 # a name registered at run time (``DECODERS.register(...)``) is offered everywhere.
 CELLS: Registry = Registry("cell", CELL_GROUP, fallback=BUILTIN_CELLS)
-DECODERS: Registry = Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS)
+DECODERS: Registry = Registry("decoder", DECODER_GROUP, fallback=BUILTIN_DECODERS, retires=True)
 CONSTRAINTS: Registry = Registry("constraint", CONSTRAINT_GROUP, fallback=BUILTIN_CONSTRAINTS, aliases=True)
 SCORERS: Registry = Registry("scorer", SCORER_GROUP, fallback=BUILTIN_SCORERS)
 REGISTRIES: dict[str, Registry] = {"cell": CELLS, "decoder": DECODERS, "constraint": CONSTRAINTS, "scorer": SCORERS}
