@@ -64,6 +64,9 @@ def add_arguments(parser) -> None:
                         help="reader table: the model that scores fluency and coherence (default: the written model)")
     parser.add_argument("--title-prompts", type=int, default=8,
                         help="reader table: real titles shown side by side for a title-aware model (default 8)")
+    parser.add_argument("--title-guidance", default="1",
+                        help="reader table: the title rows once per title guidance γ in this comma-separated list "
+                             "(write's title_guidance; default 1: no guidance), labelled `title γ2` for γ ≠ 1")
     parser.add_argument("--reader-rows", default=None,
                         help="reader table: only these methods and settings, e.g. 'top-p + candidates 8:theme' "
                              "(comma-separated METHOD[:SETTING]; default all)")
@@ -224,12 +227,14 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
         results.append({"poems": label, "setting": setting, **row})
         show(label, setting, row, None)
     titles = (False, True) if title_aware else (False,)
-    settings = [(title, theme, constraint) for title in titles for theme in (False, True) for constraint in (False, True)
-                if have_prosody or not constraint]
+    gammas = [float(g) for g in str(args.title_guidance).split(",")]
+    settings = [(title, theme, constraint, gamma) for title in titles for gamma in (gammas if title else [1.0])
+                for theme in (False, True) for constraint in (False, True) if have_prosody or not constraint]
     wanted = [part.split(":", 1) for part in args.reader_rows.split(",")] if args.reader_rows else None  # [METHOD, SETTING?]
     for label, decoder, options, candidates in METHODS:
-        for titled_row, themed, constrained in settings:
-            setting = " + ".join(s for s, on in (("title", titled_row), ("theme", themed), ("regulated", constrained))
+        for titled_row, themed, constrained, gamma in settings:
+            title_label = "title" if gamma == 1.0 else f"title γ{gamma:g}"
+            setting = " + ".join(s for s, on in ((title_label, titled_row), ("theme", themed), ("regulated", constrained))
                                  if on) or "plain"
             if wanted is not None and not any(w[0] == label and w[1:] in ([], [setting]) for w in wanted):
                 continue
@@ -240,7 +245,7 @@ def reader_table(model, path, backend, contents, all_verses, args, report) -> bo
                     model, form=form.name, decoder=decoder, num=1, seed=args.seed + index, candidates=candidates,
                     scorer=args.reader_scorer if candidates else None,
                     theme=subject if themed else None, title=subject if titled_row else None,
-                    constraints=("regulated",) if constrained else (), **options,
+                    constraints=("regulated",) if constrained else (), title_guidance=gamma, **options,
                 )
                 subjects.append(subject)
             seconds = (time.perf_counter() - began) / max(len(written), 1)

@@ -147,6 +147,7 @@ def write(
     stepper=None,
     variant: int | None = None,
     title: str | None = None,
+    title_guidance: float = 1.0,
     template: str | None = None,
     acrostic_at: Any = None,
     polish: int = 0,
@@ -178,6 +179,9 @@ def write(
     model only, ``fit --titles``): the poem is written to this title (read like a corpus title, in either script;
     every decoder, form, constraint, theme and scorer then works given it), or with ``"auto"`` to a title the model
     writes first (with the same decoder, one title for every poem of the call); each poem carries its ``title``.
+    ``title_guidance`` (γ, 1–8; with a title): above 1 each character is drawn from the model's distribution given the
+    title pushed away from the one without it by γ (classifier-free guidance, :mod:`tangpoet.decoding.guidance`), so
+    the title weighs more; the poems' ``score`` is then the guided log-probability; scorers still score given the title.
     ``template``: fixed characters at any positions, the rest written (``□□明月□，□□□□□。…``; placeholders ``□ _ ＿ *
     ＊ ○``; the template's shape gives the form when none is given); ``acrostic_at``: the acrostic at the end of
     each line (``"end"``, 藏尾) or at column N (藏中) instead of the start (both:
@@ -224,6 +228,11 @@ def write(
     title = check_title_request(title)
     if title is not None:
         check_text("title", title)
+    from tangpoet.decoding.guidance import check_guidance
+
+    title_guidance = check_guidance(title_guidance)
+    if title_guidance != 1.0 and title is None:
+        raise DecoderOptionError("title guidance needs a title (guidance weighs the title against no title)")
     begin, acrostic = normalise_text(begin or ""), normalise_text(acrostic or "")  # exactly like corpus text
     keywords = parse_keywords(keywords)
     check_sizes(begin=begin, acrostic=acrostic, keywords=keywords)
@@ -297,10 +306,18 @@ def write(
 
         hold_stream(stepper)
         title = write_title(stepper, strategy, np.random.default_rng([seed, 33]))
+    writer = None  # the step decoder the poems are written through, when not the one they are scored through
     if title:
         from tangpoet.data.titles import title_prefix
 
+        if title_guidance != 1.0:
+            from tangpoet.decoding.guidance import GuidedStepDecoder
+
+            if type(stepper) is not StepDecoder:  # a server's batching proxy has no guided streams yet
+                raise DecoderOptionError("title guidance is not available through this step decoder")
+            writer = GuidedStepDecoder(stepper, title_prefix(model.vocab, title), title_guidance)
         stepper = stepper.titled(title_prefix(model.vocab, title))  # every prefix after "<eos> title"
+    writer = writer or stepper
     if ranker is not None:
         from tangpoet.decoding.scoring.request import hold_stream
 
@@ -311,7 +328,7 @@ def write(
         chain = constraints.chain if len(plans) == 1 else RowChains(
             [p.chain for p in plans], (start + np.arange(batch)) % len(plans), placed
         )
-        written = strategy.decode(stepper, constraints.prompt, chain, constraints.max_len, rng, num=batch)
+        written = strategy.decode(writer, constraints.prompt, chain, constraints.max_len, rng, num=batch)
         poems += written
         if len(written) < batch:  # a deterministic decoder (greedy) writes one poem whatever num
             break

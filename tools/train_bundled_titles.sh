@@ -36,6 +36,8 @@ STEPS=${STEPS:-250}                  # an "epoch": this many batches (validation
 MEASURE_EPOCHS=${MEASURE_EPOCHS:-2}  # stage 0: epochs per fraction
 EPOCHS1=${EPOCHS1:-6}
 EPOCHS2=${EPOCHS2:-0}
+LR2=${LR2:-3e-4}                     # stage 2's rate and untitled fraction (default: stage 1's fraction)
+FRACTION2=${FRACTION2:-}
 mkdir -p "$WORK"
 tang="$DATA/tang.txt" song="$DATA/song" ci="$DATA/ci"
 if [ -n "${SLICE:-}" ]; then  # a few hundred poems of each corpus, a few steps of each stage
@@ -121,17 +123,24 @@ echo "stage 0: untitled fraction $FRACTION (fraction, NLL given the title, witho
 stage1="$WORK/stage1.keras"
 corpora=("$tang" "$ci")
 [ -n "${SONG:-}" ] && corpora+=("$song")
-python3 -m tangpoet fit "${corpora[@]}" --script simplified --val-from "$tang" "${split[@]}" --from bundled \
-    --extend-vocab --min-count 3 --titles --untitled-fraction "$FRACTION" --out "$stage1" $(resume "$stage1") \
-    --epochs "$EPOCHS1" --steps-per-epoch "$STEPS" --batch-size "$BATCH" --lr 3e-4 --lr-decay 0.9 --patience 0 --ema 0.995 \
-    > "$WORK/stage1.log" 2>&1
+if [ ! -f "$stage1" ] || [ -f "$stage1.ckpt" ]; then  # not finished yet (a finished stage drops its checkpoint)
+    python3 -m tangpoet fit "${corpora[@]}" --script simplified --val-from "$tang" "${split[@]}" --from bundled \
+        --extend-vocab --min-count 3 --titles --untitled-fraction "$FRACTION" --out "$stage1" $(resume "$stage1") \
+        --epochs "$EPOCHS1" --steps-per-epoch "$STEPS" --batch-size "$BATCH" --lr 3e-4 --lr-decay 0.9 --patience 0 \
+        --ema 0.995 > "$WORK/stage1.log" 2>&1
+    rm -f "$stage1.ckpt"
+fi
 echo "stage 1: $(tail -n 1 "$WORK/stage1.log")"
 
 # Stage 2: Tang again, with a moving average of the weights (EPOCHS2 > 0 only).
 stage2="$stage1"
-[ "$EPOCHS2" -gt 0 ] && stage2="$WORK/stage2.keras" && python3 -m tangpoet fit "$tang" "${split[@]}" --from "$stage1" --titles --untitled-fraction "$FRACTION" \
-    --out "$stage2" $(resume "$stage2") --epochs "$EPOCHS2" --steps-per-epoch "$STEPS" --batch-size "$BATCH" \
-    --lr 3e-4 --lr-decay 0.9 --patience 0 --ema 0.995 > "$WORK/stage2.log" 2>&1
+[ "$EPOCHS2" -gt 0 ] && stage2="$WORK/stage2.keras"
+if [ "$EPOCHS2" -gt 0 ] && { [ ! -f "$stage2" ] || [ -f "$stage2.ckpt" ]; }; then
+    python3 -m tangpoet fit "$tang" "${split[@]}" --from "$stage1" --titles --untitled-fraction "${FRACTION2:-$FRACTION}" \
+        --out "$stage2" $(resume "$stage2") --epochs "$EPOCHS2" --steps-per-epoch "$STEPS" --batch-size "$BATCH" \
+        --lr "$LR2" --lr-decay 0.9 --patience 0 --ema 0.995 > "$WORK/stage2.log" 2>&1
+    rm -f "$stage2.ckpt"
+fi
 [ "$EPOCHS2" -gt 0 ] && echo "stage 2: $(tail -n 1 "$WORK/stage2.log")"
 
 read -r given without <<< "$(figures "$stage2")"

@@ -12,7 +12,7 @@ from tangpoet.limits import DECODER_OPTIONS
 
 # `write --help`: the options under these headings, in this order (the rest under "Other options").
 HELP_GROUPS = (
-    ("Prompt", ("title", "begin", "acrostic", "acrostic_at", "template", "keywords", "theme", "show_plan", "theme_table")),
+    ("Prompt", ("title", "title_guidance", "begin", "acrostic", "acrostic_at", "template", "keywords", "theme", "show_plan", "theme_table")),
     ("Form and constraints", ("form", "variant", "constraint_specs", "no_repeat_ngram", "max_len")),
     ("Decoding", ("decoder", *DECODER_OPTIONS, "num", "candidates", "scorer", "seed", "polish")),
     ("Output", ("as_json", "script")),
@@ -43,6 +43,15 @@ def _complete_form(ctx, param, incomplete: str) -> list[str]:
     default=None,
     help="A title-aware model (fit --titles): the poem is written to this title (题), e.g. 送友人; 'auto': the model "
     "writes a title first. Printed above the poem.",
+)
+@click.option(  # reaches write_poems(title_guidance=...) through **options
+    "--title-guidance",
+    "title_guidance",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="G",
+    help="With --title: weigh the title G times as much as the model does (classifier-free guidance, 1 to 8; 1: none).",
 )
 @click.option("--begin", default="", help="Text the poem starts with, e.g. 床前.")
 @click.option("--acrostic", default="", help="藏头诗: line i starts with character i, e.g. 春夏秋冬.")
