@@ -313,8 +313,6 @@ def write(
         if title_guidance != 1.0:
             from tangpoet.decoding.guidance import GuidedStepDecoder
 
-            if type(stepper) is not StepDecoder:  # a server's batching proxy has no guided streams yet
-                raise DecoderOptionError("title guidance is not available through this step decoder")
             writer = GuidedStepDecoder(stepper, title_prefix(model.vocab, title), title_guidance)
         stepper = stepper.titled(title_prefix(model.vocab, title))  # every prefix after "<eos> title"
     writer = writer or stepper

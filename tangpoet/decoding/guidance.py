@@ -44,19 +44,22 @@ class GuidedStepDecoder:
     title``) with strength ``guidance``: :meth:`step` returns the guided log-probabilities of each row."""
 
     def __init__(self, plain, context: Sequence[int], guidance: float):
-        self.plain = plain
-        self.given = plain.titled(context)  # the same model, every prefix after the title
-        self.context = self.given.context  # as a titled step decoder has it (anchors, scorers read it)
+        from tangpoet.decoding.scoring.request import hold_stream
+
+        self.plain = plain  # any step decoder (a server's batching proxy too): both streams step through it
+        self.context = np.asarray(context, dtype=np.int32).reshape(-1)  # as a titled step decoder has it
         self.guidance = float(guidance)
         self.model, self.vocab, self.vocab_size = plain.model, plain.vocab, plain.vocab_size
         self.state_counts = plain.state_counts
+        hold_stream(plain)  # its rows are two streams, not poems: a server sends the poems when they are written
 
     def initial_state(self, batch: int):
-        return _double(self.given.initial_state(batch), self.plain.initial_state(batch))
+        return _double(self.plain.initial_state(batch), self.plain.initial_state(batch))
 
     def start(self, prefix_ids: Sequence[int], batch: int = 1):
         """The state after ``prefix_ids`` for ``batch`` rows: given the title, then without it."""
-        return _double(self.given.start(prefix_ids, batch), self.plain.start(prefix_ids, batch))
+        given = self.plain.start(prefix_ids, batch, context=self.context)
+        return _double(given, self.plain.start(prefix_ids, batch, context=()))
 
     def step(self, tokens, state):
         """Feed ``tokens`` (one per row) to both streams in one batch; the guided log-probabilities and the state."""
@@ -80,9 +83,11 @@ class GuidedStepDecoder:
 
     def reorder(self, state, indices):
         """Rows gathered by ``indices`` in both streams."""
+        from tangpoet.decoding.stepper import StepDecoder
+
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         half = state[0][0].shape[0] // 2
-        return self.plain.reorder(state, np.concatenate([indices, indices + half]))
+        return StepDecoder.reorder(state, np.concatenate([indices, indices + half]))
 
     def run_rollout(self, rollout) -> None:
         rollout.run(self)

@@ -175,14 +175,16 @@ class StepDecoder:
             state.append(tuple(np.asarray(keras.ops.convert_to_numpy(s), dtype=np.float32) for s in initial))
         return state
 
-    def start(self, prefix_ids: Sequence[int], batch: int = 1) -> State:
+    def start(self, prefix_ids: Sequence[int], batch: int = 1, context: Sequence[int] | None = None) -> State:
         """Run ``prefix_ids`` (one sequence, e.g. ``<bos>`` + prompt) once; the state repeated for ``batch`` rows.
 
-        An empty prefix gives the zero state (after :attr:`context`, when there is one).
+        An empty prefix gives the zero state (after :attr:`context`, when there is one). ``context``: these tokens
+        before the prefix instead of :attr:`context` (``()``: none; title guidance runs both streams this way).
         """
         prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(1, -1)
-        if self.context.size:
-            prefix = np.concatenate([self.context.reshape(1, -1), prefix], axis=1)
+        context = self.context if context is None else np.asarray(context, dtype=np.int32).reshape(-1)
+        if context.size:
+            prefix = np.concatenate([context.reshape(1, -1), prefix], axis=1)
         if batch < 1:
             raise ValueError("batch must be at least 1")
         if prefix.shape[1] == 0:

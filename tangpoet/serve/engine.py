@@ -458,12 +458,13 @@ class ProxyStepper(StepDecoder):
         self._job.check()
         self._job.begin()
 
-    def start(self, prefix_ids: Sequence[int], batch: int = 1):
+    def start(self, prefix_ids: Sequence[int], batch: int = 1, context: Sequence[int] | None = None):
         """The state after ``prefix_ids`` for ``batch`` rows: fed one token per step in the engine's shared calls, or
-        (exact) prefilled as ``write()`` alone does, beside the engine."""
+        (exact) prefilled as ``write()`` alone does, beside the engine (``context``: as :meth:`StepDecoder.start`)."""
         self._begin()
         self._engine.join(self._job)  # its step calls come from this thread: a batch may wait for them
-        prefix = np.concatenate([self.context, np.asarray(prefix_ids, dtype=np.int32).reshape(-1)]).astype(np.int32)
+        context = self.context if context is None else np.asarray(context, dtype=np.int32).reshape(-1)
+        prefix = np.concatenate([context, np.asarray(prefix_ids, dtype=np.int32).reshape(-1)]).astype(np.int32)
         if self._job.exact:
             return self._engine.prefill(self._job, prefix, int(batch))
         state = self._real.initial_state(1)

@@ -181,6 +181,11 @@ class GenerateRequest(Body):
         None, description="a title-aware model: the title (题) the poem is written to, e.g. 送友人, or `auto` (the model "
         "writes one first); each poem's `title`", json_schema_extra={"maxLength": 4 * MAX_TITLE_LENGTH},
     )
+    title_guidance: StrictFloat | None = Field(
+        None, description="with a title: weigh it this many times as much as the model does (classifier-free "
+        "guidance, 1 to 8; 1 or null: none); the poem is sent when written, not character by character",
+        json_schema_extra={"minimum": 1, "maximum": 8},
+    )
     template: StrictStr | None = Field(
         None, description="fill in the blanks: fixed characters at any positions, the rest written (□ _ ＿ * ＊ ○ mark "
         "a blank), e.g. □□明月□，□□□□□。□□□□□，□□□□□。; its shape gives the form when none is given",
@@ -263,6 +268,7 @@ class GenerateRequest(Body):
             scorer=self.scorer,
             theme=self.theme,
             **({"title": self.title} if self.title else {}),
+            **({"title_guidance": self.title_guidance} if self.title_guidance is not None else {}),
             **({"template": self.template} if self.template else {}),
             **({"acrostic_at": self.acrostic_at} if self.acrostic_at is not None else {}),
             **self.decoder_options(),
