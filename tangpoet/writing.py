@@ -252,6 +252,8 @@ def write(
         require_title_aware(model)
         if title != AUTO:
             title = read_title(title, model.vocab, recorded)
+    elif form and getattr(model, "title_aware", False):
+        title = _tune_title(form if not isinstance(form, str) else get_form(form), model, recorded)
     begin = scripts.to_vocabulary(begin, model.vocab, recorded)  # typed in the other script: converted
     acrostic = scripts.to_vocabulary(acrostic, model.vocab, recorded)
     if template or acrostic_at is not None:  # fixed characters at any positions: a template constraint, planned first
@@ -350,6 +352,21 @@ def write(
             for poem in poems
         ]
     return with_stanzas(poems, constraints.form)
+
+
+def _tune_title(shape, model, recorded) -> str | None:
+    """A ci written with a title-aware model and no title: its tune, the title the model learnt every ci of the tune
+    under (the ci are trained with their tune as title) — so that ``form="浣溪沙"`` writes ci language; None for a shi
+    form, or a tune whose name the model cannot read."""
+    if not getattr(shape, "is_ci", False):
+        return None
+    from tangpoet.decoding.titling import read_title
+    from tangpoet.errors import TangpoetError
+
+    try:
+        return read_title(shape.name, model.vocab, recorded)
+    except TangpoetError:
+        return None
 
 
 def with_stanzas(poems: list[Candidate], form) -> list[Candidate]:

@@ -210,6 +210,22 @@ def test_write_to_a_title_with_every_decoder_and_constraint(titled_model, reques
     assert [p.text for p in again] == [p.text for p in poems]
 
 
+def test_a_ci_is_written_to_its_tune_with_a_title_aware_model(titled_model):
+    """The ci are trained with their tune as title: `form=西江月` without a title is written to the title 西江月 (the
+    poems carry it); a title given wins; a shi form, and a model without titles, are written untitled as before."""
+    from _writing_helpers import tiny_model
+
+    from tangpoet.writing import write
+
+    request = dict(form="西江月", seed=2, decoder="top-p", num=2)
+    poems = write(titled_model, **request)
+    assert [p.title for p in poems] == ["西江月"] * 2
+    assert [p.text for p in poems] == [p.text for p in write(titled_model, title="西江月", **request)]
+    assert {p.title for p in write(titled_model, title="秋月", **request)} == {"秋月"}
+    assert write(titled_model, form="五言绝句", seed=2)[0].title == ""
+    assert write(tiny_model(), **request)[0].title == ""
+
+
 def test_auto_title_is_written_by_the_model_first(titled_model):
     from tangpoet.writing import write
 
