@@ -291,7 +291,8 @@ def side_by_side(model, form, args, have_prosody: bool) -> list[dict]:
 
 def titles_side_by_side(model, form, args, have_prosody: bool, pairs) -> list[dict]:
     """For each (title, real poem) of ``pairs`` (real held-out poems of the form): the poem top-p writes with
-    ``--title``, with ``--theme`` and with both (格律 when installed), and the real poem."""
+    ``--title`` (and with each ``--title-guidance`` above 1), with ``--theme`` and with both (格律 when installed),
+    and the real poem."""
     from tangpoet.writing import write
 
     out = []
@@ -301,7 +302,9 @@ def titles_side_by_side(model, form, args, have_prosody: bool, pairs) -> list[di
     for title, real in pairs:
         print(f"\n{title}")
         row = {"title": title, "real": real}
-        for name, kwargs in (("title", {"title": title}), ("theme", {"theme": title}),
+        guided = [(f"title γ{g:g}", {"title": title, "title_guidance": g})
+                  for g in (float(v) for v in str(args.title_guidance).split(",")) if g != 1.0]
+        for name, kwargs in (("title", {"title": title}), *guided, ("theme", {"theme": title}),
                              ("title + theme", {"title": title, "theme": title})):
             [poem] = write(model, form=form.name, decoder="top-p", num=1, seed=args.seed,
                            constraints=constraints, **kwargs)
