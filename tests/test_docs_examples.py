@@ -40,7 +40,8 @@ whose output lists an example plugin (``tangpoet-mingru``, ``tangpoet-rhyme``) t
 With ``TANGPOET_UPDATE_DOCS=1`` an example whose command ran (right exit status, no traceback) but printed something
 else has its output rewritten in the page, in place, and the test passes: the ``$ command`` lines stay, a line with
 ``…`` stays where it still matches (a ``…`` inside a line is kept where the text around it is still there, e.g.
-``"score":…,``), every other line becomes what the command printed. Each page is rewritten once, after all its
+``"score":…,``; a number cut short, ``-2.91…``, keeps as many characters of the new one; ``[…]`` stands for the
+whole bracketed value), every other line becomes what the command printed. Each page is rewritten once, after all its
 examples ran, from its last block to its first, into a temporary file moved over the page (``os.replace``). Without
 the variable nothing is ever written. Review the result with ``git diff`` and run the test once more without it on
 another backend (a line that differs between backends needs a ``…`` by hand). tests/test_docs_update.py tests this.
@@ -167,20 +168,60 @@ _TAIL = re.compile(r"[^,{\[\s]*[,{\[\s]?$")  # the text just before a "…": fro
 _HEAD = re.compile(r"[,}\]\s]|[^,}\]\s]+")  # the text just after it: up to its first delimiter
 
 
+_NUMBER_CUT = re.compile(r"-?\d+\.\d*$")  # a number cut short before a "…" (``-2.91…``: its first digits shown)
+_CLOSING = {"[": "]", "{": "}"}
+
+
+def _matching(actual: str, begin: int, opener: str) -> int:
+    """The index of the bracket closing the ``opener`` just before ``begin`` (nested brackets and JSON strings
+    skipped), or -1."""
+    depth, in_string, escaped = 1, False, False
+    for index in range(begin, len(actual)):
+        char = actual[index]
+        if in_string:
+            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
+            continue
+        if char == '"':
+            in_string = True
+        elif char == opener:
+            depth += 1
+        elif char == _CLOSING[opener]:
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
 def refresh_line(expected: str, actual: str) -> str | None:
-    """``actual`` with each ``…`` of ``expected`` kept where the text around it is still there; None if none is."""
+    """``actual`` with each ``…`` of ``expected`` kept where the text around it is still there; None if none is.
+    A number cut short before it (``"logprob": -2.91…``) keeps as many characters of the new number; a ``[…]`` or
+    ``{…}`` stands for the whole bracketed value (to its matching bracket)."""
     parts = expected.rstrip().split("…")
     pieces, position, kept = [], 0, 0
     for before, after in zip(parts, parts[1:]):
         tail = _TAIL.search(before).group(0)
-        if re.search(r"\w", tail) is None:  # too little to find it by (spaces, a comma): the whole text before it
-            tail = before
+        number = _NUMBER_CUT.search(tail)
+        width = 0
+        if number is not None and re.search(r"\w", tail[: number.start()] or before[: -len(tail)] or ""):
+            width = len(number.group(0))  # find the text before the number, then keep that many characters of it
+            tail = tail[: number.start()] or _TAIL.search(before[: -len(number.group(0))]).group(0)
+        if re.search(r"\w", tail) is None:  # too little to find it by (spaces, a comma): the last part with a word
+            chunk = re.search(r"[^,{\[]*\w[^,{\[]*[,{\[]?\s*$", before[: len(before) - width])
+            tail = chunk.group(0) if chunk else before[: len(before) - width]
         head = _HEAD.match(after).group(0) if after else ""
         found = actual.find(tail, position)
         if found < 0:
             continue
         begin = found + len(tail)
-        end = actual.find(head, begin) if head else len(actual)
+        if width:
+            shown = re.match(r"-?\d+(\.\d+)?", actual[begin:])
+            if shown is None or len(shown.group(0)) <= width:
+                continue
+            begin += width
+        if tail and tail[-1] in _CLOSING and head == _CLOSING[tail[-1]]:
+            end = _matching(actual, begin, tail[-1])
+        else:
+            end = actual.find(head, begin) if head else len(actual)
         if end < 0:
             continue
         pieces += [actual[position:begin], "…"]

@@ -120,3 +120,17 @@ def test_refresh_keeps_the_ellipses_of_a_line_where_the_text_around_them_is_stil
     assert refresh_line("model …/tang.keras (19 MB)", "model /a/tang.keras (20 MB)") == "model …/tang.keras (20 MB)"
     # only spaces before it: nothing to find it by
     assert refresh_line("   …", "七言绝句: 1 problem") is None
+
+
+def test_refresh_keeps_a_cut_number_and_a_bracketed_ellipsis_whole():
+    """A number cut short (backend digits hidden) keeps as many characters of the new number — it was written out in
+    full before, so the page failed on the other backends; a `[…]` stands for the whole list, not up to the first
+    `]` inside it (which left the rest of the list, backend and all, on the page)."""
+    page = 'data: {"char": "中", "logprob": -2.91…, "row": 0}'
+    assert refresh_line(page, 'data: {"char": "中", "logprob": -2.753953456878662, "row": 0}') == (
+        'data: {"char": "中", "logprob": -2.75…, "row": 0}'
+    )
+    page = '{"poem": "甲", "seed": 3, …, "streamed": "chars", "poems": […]}'
+    printed = '{"poem": "乙", "seed": 3, "backend": "torch", "streamed": "chars", "poems": [{"lines": ["乙"], "backend": "torch"}]}'
+    assert refresh_line(page, printed) == '{"poem": "乙", "seed": 3, …, "streamed": "chars", "poems": […]}'
+    assert refresh_line('{"score": -3.1…}', '{"score": -3}') is None  # fewer characters than the page kept: not cut
