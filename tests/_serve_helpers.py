@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -87,6 +88,19 @@ def tiny_titled_model_file(directory: Path) -> Path:
     randomize(model, 4, scale=0.5)
     model.metadata["titles"] = model_record()
     return save_model(model, directory / "tiny-titled.keras")
+
+
+@contextlib.contextmanager
+def titled_server(directory: Path):
+    """A real server of a tiny title-aware model (:func:`tiny_titled_model_file` in ``directory``): yields ``(its model
+    file, an httpx client of it)``, and stops it after. The caller skips without the serve extra first."""
+    path = tiny_titled_model_file(directory)
+    server = Server(path)
+    try:
+        with server.client() as client:
+            yield path, client
+    finally:
+        server.stop()
 
 
 def parse_events(text: str) -> list[tuple[str, dict]]:

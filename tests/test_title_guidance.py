@@ -108,28 +108,23 @@ def test_the_server_writes_with_title_guidance_as_write_does(tmp_path):
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
     pytest.importorskip("sse_starlette")
-    from _serve_helpers import Server, parse_events, tiny_titled_model_file
+    from _serve_helpers import parse_events, titled_server
 
-    path = tiny_titled_model_file(tmp_path)
-    server = Server(path)
-    try:
-        with server.client() as client:
-            body = {"title": "秋月", "title_guidance": 3, "form": "五言绝句", "seed": 6, "decoder": "top-p",
-                    "exact": True}
-            record = client.post("/generate", json=body).json()[0]
-            expected = write(str(path), title="秋月", title_guidance=3, form="五言绝句", seed=6, decoder="top-p")[0]
-            plain = write(str(path), title="秋月", form="五言绝句", seed=6, decoder="top-p")[0]
-            assert (record["title"], record["poem"]) == ("秋月", expected.text) and expected.text != plain.text
-            stream = client.post("/generate_stream", json={**body, "exact": False, "decoder": "beam"})
-            events = parse_events(stream.text)
-            final = [data for name, data in events if name == "done"][0]
-            chars = "".join(data["char"] for name, data in events if name == "char")
-            assert final["streamed"] == "end" and chars == final["poem"]
-            assert client.post("/generate", json={**body, "title_guidance": "3"}).status_code == 422  # not a number
-            answer = client.post("/generate", json={**body, "title_guidance": 9})
-            assert answer.status_code == 400 and "from 1" in answer.json()["error"]
-            no_title = {k: v for k, v in body.items() if k != "title"}
-            answer = client.post("/generate", json=no_title)
-            assert answer.status_code == 400 and "needs a title" in answer.json()["error"]
-    finally:
-        server.stop()
+    with titled_server(tmp_path) as (path, client):
+        body = {"title": "秋月", "title_guidance": 3, "form": "五言绝句", "seed": 6, "decoder": "top-p",
+                "exact": True}
+        record = client.post("/generate", json=body).json()[0]
+        expected = write(str(path), title="秋月", title_guidance=3, form="五言绝句", seed=6, decoder="top-p")[0]
+        plain = write(str(path), title="秋月", form="五言绝句", seed=6, decoder="top-p")[0]
+        assert (record["title"], record["poem"]) == ("秋月", expected.text) and expected.text != plain.text
+        stream = client.post("/generate_stream", json={**body, "exact": False, "decoder": "beam"})
+        events = parse_events(stream.text)
+        final = [data for name, data in events if name == "done"][0]
+        chars = "".join(data["char"] for name, data in events if name == "char")
+        assert final["streamed"] == "end" and chars == final["poem"]
+        assert client.post("/generate", json={**body, "title_guidance": "3"}).status_code == 422  # not a number
+        answer = client.post("/generate", json={**body, "title_guidance": 9})
+        assert answer.status_code == 400 and "from 1" in answer.json()["error"]
+        no_title = {k: v for k, v in body.items() if k != "title"}
+        answer = client.post("/generate", json=no_title)
+        assert answer.status_code == 400 and "needs a title" in answer.json()["error"]

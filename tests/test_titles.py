@@ -342,26 +342,21 @@ def test_the_server_writes_to_a_title_as_write_does(tmp_path):
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
     pytest.importorskip("sse_starlette")
-    from _serve_helpers import Server, parse_events, tiny_titled_model_file
+    from _serve_helpers import parse_events, titled_server
 
     from tangpoet.writing import write
 
-    path = tiny_titled_model_file(tmp_path)
-    server = Server(path)
-    try:
-        with server.client() as client:
-            body = {"title": "秋月", "form": "五言绝句", "seed": 6, "decoder": "greedy", "exact": True}
-            record = client.post("/generate", json=body).json()[0]
-            expected = write(str(path), title="秋月", form="五言绝句", seed=6, decoder="greedy")[0]
-            assert (record["title"], record["poem"]) == ("秋月", expected.text)
-            stream = client.post("/generate_stream", json={**body, "title": "auto", "exact": False})  # fused
-            final = [data for name, data in parse_events(stream.text) if name == "done"][0]
-            assert final["title"] and final["poem"]
-            bad = client.post("/generate", json={**body, "title": "龘"})
-            assert bad.status_code == 400 and "龘" in bad.json()["error"]
-            assert client.get("/info").json()["model"]["titles"]["format"] == "titles/1"
-    finally:
-        server.stop()
+    with titled_server(tmp_path) as (path, client):
+        body = {"title": "秋月", "form": "五言绝句", "seed": 6, "decoder": "greedy", "exact": True}
+        record = client.post("/generate", json=body).json()[0]
+        expected = write(str(path), title="秋月", form="五言绝句", seed=6, decoder="greedy")[0]
+        assert (record["title"], record["poem"]) == ("秋月", expected.text)
+        stream = client.post("/generate_stream", json={**body, "title": "auto", "exact": False})  # fused
+        final = [data for name, data in parse_events(stream.text) if name == "done"][0]
+        assert final["title"] and final["poem"]
+        bad = client.post("/generate", json={**body, "title": "龘"})
+        assert bad.status_code == 400 and "龘" in bad.json()["error"]
+        assert client.get("/info").json()["model"]["titles"]["format"] == "titles/1"
 
 
 def test_fit_resume_keeps_training_with_titles(tmp_path):

@@ -75,11 +75,10 @@ class GuidedStepDecoder:
         return mixed.astype(np.float32), state
 
     def prime(self, prefix_ids: Sequence[int], batch: int = 1):
-        prefix = np.asarray(prefix_ids, dtype=np.int32).reshape(-1)
-        if prefix.size == 0:
-            raise ValueError("prime needs at least one token (usually <bos>)")
-        state = self.start(prefix[:-1], batch)
-        return self.step(np.full(batch, prefix[-1], dtype=np.int32), state)
+        """:meth:`start` then :meth:`step`, as :meth:`StepDecoder.prime <tangpoet.decoding.stepper.StepDecoder.prime>`."""
+        from tangpoet.decoding.stepper import StepDecoder
+
+        return StepDecoder.prime(self, prefix_ids, batch)
 
     def reorder(self, state, indices):
         """Rows gathered by ``indices`` in both streams."""
